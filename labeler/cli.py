@@ -1,0 +1,215 @@
+"""The ``labeler`` command. Every subcommand is headless except ``demo`` and ``gui``, and this
+module imports no Qt: the GUI is imported only when a window is asked for."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+from pathlib import Path
+from typing import Callable, Sequence
+
+from . import __version__
+from .core.entities import ImageStatus
+from .formats import (
+    FormatError, ImageReadError, ImportReport, export_coco, find_images, import_coco,
+    import_labelme, scan_images,
+)
+from .formats.common import add_image_files
+from .store import ProjectError, ProjectStore
+
+
+class Progress:
+    """A one-line progress display on stderr (redrawn in place on a terminal)."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.tty = sys.stderr.isatty()
+        self._last = -1
+
+    def __call__(self, done: int, total: int) -> None:
+        percent = 100 * done // max(total, 1)
+        if self.tty:
+            print(f"\r{self.what}: {done}/{total} ({percent}%)", end="", file=sys.stderr, flush=True)
+            if done == total:
+                print(file=sys.stderr)
+        elif percent // 10 != self._last // 10 or done == total:
+            print(f"{self.what}: {done}/{total} ({percent}%)", file=sys.stderr, flush=True)
+        self._last = percent
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    images_dir = Path(args.images)
+    if not images_dir.is_dir():
+        raise ProjectError(f"{images_dir}: image folder does not exist")
+    files = find_images(images_dir)
+    if not files:
+        raise ProjectError(f"{images_dir}: no images found (looked for .jpg, .jpeg, .png, .tif, "
+                           f".tiff, .bmp, .webp, in subfolders too)")
+    infos, errors = scan_images(files, progress=Progress("reading images"))
+    for line in errors:
+        print(f"skipped: {line}", file=sys.stderr)
+    labels = [s.strip() for s in (args.labels or "").split(",") if s.strip()]
+    with ProjectStore.create(args.project, images_dir, labels) as store:
+        add_image_files(store, infos)
+    print(f"created {Path(args.project).resolve()}: {len(infos)} images"
+          + (f", {len(errors)} unreadable files skipped" if errors else "")
+          + (f", classes: {', '.join(labels)}" if labels else ""))
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    importer = {"coco": import_coco, "labelme": import_labelme}[args.format]
+    with ProjectStore.open(args.project) as store:
+        report = importer(store, args.paths, progress=Progress(f"reading {args.format} files"))
+    _print_report(report)
+    return 0
+
+
+def _print_report(report: ImportReport) -> None:
+    for line in report.warning_lines():
+        print(f"warning: {line}", file=sys.stderr)
+    print(f"imported {report.instances_added} instances on {report.images_labeled} images "
+          f"({report.images_added} images new to the project"
+          + (f"; new classes: {', '.join(report.categories_added)}" if report.categories_added else "")
+          + ")")
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    if not 0.0 <= args.val_fraction < 1.0:
+        raise ProjectError(f"--val-fraction must be at least 0 and below 1, got {args.val_fraction}")
+    with ProjectStore.open(args.project) as store:
+        result = export_coco(store, args.out, all_images=args.all, val_fraction=args.val_fraction,
+                             force_rle=args.rle)
+    scope = "all images" if args.all else "accepted images"
+    print(f"exported {result.annotations} instances on {result.images} {scope} to "
+          + ", ".join(str(f) for f in result.files))
+    if result.images == 0 and not args.all:
+        print("note: no image is marked accepted yet; use --all to export every image",
+              file=sys.stderr)
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    with ProjectStore.open(args.project) as store:
+        counts = store.image_counts()
+        rows = store.instance_counts()
+        print(f"project {store.project_dir}")
+        print(f"image root {store.image_root}")
+        print(f"images: {sum(counts.values())}")
+        for status in ImageStatus:
+            print(f"  {status.value:<10} {counts[status]:>8}")
+        print(f"instances: {sum(r[3] for r in rows)}")
+        if rows:
+            print(f"  {'class':<20} {'provenance':<20} {'status':<10} {'count':>8}")
+            for name, provenance, status, n in rows:
+                print(f"  {name:<20} {provenance:<20} {status:<10} {n:>8}")
+        for category in store.categories():
+            if not any(r[0] == category.name for r in rows):
+                print(f"  {category.name:<20} (no instances)")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import ensure_demo_project
+
+    project = ensure_demo_project(args.dir, reset=args.reset)
+    print(f"demo project: {project}")
+    if args.no_gui:
+        return 0
+    return _open_gui(project)
+
+
+def cmd_gui(args: argparse.Namespace) -> int:
+    ProjectStore.open(args.project).close()  # a clear error before any window appears
+    return _open_gui(Path(args.project))
+
+
+def _open_gui(project: Path) -> int:
+    if importlib.util.find_spec("labeler.gui") is None:
+        print("the labeling window is not part of this build yet; the project is ready for "
+              f"the command-line tools: labeler stats {project}", file=sys.stderr)
+        return 0
+    from .gui.app import run  # Qt is imported only when a window is wanted
+
+    return run(project)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="labeler",
+        description="Instance-segmentation labeling. 'labeler PROJECT_DIR' opens a project.",
+    )
+    parser.add_argument("--version", action="version", version=f"labeler {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("demo", help="open the bundled demo project (created on first use)",
+                       description="Create the demo project in your user data folder if needed and open it.")
+    p.add_argument("--dir", type=Path, help="where to create the demo project")
+    p.add_argument("--reset", action="store_true", help="recreate it from scratch")
+    p.add_argument("--no-gui", action="store_true", help="only create it and print its path")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("gui", help="open a project in the labeling window")
+    p.add_argument("project", metavar="PROJECT_DIR")
+    p.set_defaults(func=cmd_gui)
+
+    p = sub.add_parser("init", help="create a project from a folder of images",
+                       description="Create PROJECT_DIR/labeler.db for the images under IMAGE_DIR "
+                                   "(searched recursively). Unreadable files are listed and skipped.")
+    p.add_argument("project", metavar="PROJECT_DIR")
+    p.add_argument("--images", required=True, metavar="IMAGE_DIR", help="the image root")
+    p.add_argument("--labels", metavar="a,b,c", help="class names, comma separated")
+    p.set_defaults(func=cmd_init)
+
+    p = sub.add_parser("import", help="import COCO or labelme annotations",
+                       description="Import annotations in one transaction: on any error nothing "
+                                   "is imported. Images must be under the project's image root.")
+    p.add_argument("project", metavar="PROJECT_DIR")
+    p.add_argument("--format", required=True, choices=["coco", "labelme"])
+    p.add_argument("paths", nargs="+", metavar="PATH",
+                   help="JSON files, or folders (coco: Roboflow _annotations.coco.json files or "
+                        "annotations/*.json; labelme: every .json inside)")
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("export", help="export COCO JSON",
+                       description="Export accepted instances as COCO instance segmentation.")
+    p.add_argument("project", metavar="PROJECT_DIR")
+    p.add_argument("--format", default="coco", choices=["coco"])
+    p.add_argument("out", metavar="OUT.json")
+    p.add_argument("--all", action="store_true", help="every image, not only accepted ones")
+    p.add_argument("--val-fraction", type=float, default=0.0, metavar="F",
+                   help="write OUT_train.json and OUT_val.json with about F of the images in val "
+                        "(an image always lands in the same split)")
+    p.add_argument("--rle", action="store_true", help="every mask as compressed RLE")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("stats", help="images by status, instances by class and provenance")
+    p.add_argument("project", metavar="PROJECT_DIR")
+    p.set_defaults(func=cmd_stats)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    commands = set(parser._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
+    if argv and argv[0] not in commands and not argv[0].startswith("-"):
+        argv = ["gui", *argv]  # 'labeler PROJECT_DIR'
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    handler: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return handler(args)
+    except (ProjectError, FormatError, ImageReadError) as exc:
+        print(f"labeler: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("labeler: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,14 @@
+"""Qt-free, torch-free model of a labeling project: entities, commands, undo history."""
+
+from .entities import (
+    Category, ImageRecord, ImageStatus, Instance, InstanceStatus, MaskRLE, Polygons,
+    Provenance, ProvenanceKind, Shape, palette_color,
+)
+from .history import Histories, History
+from . import commands
+
+__all__ = [
+    "Category", "ImageRecord", "ImageStatus", "Instance", "InstanceStatus", "MaskRLE",
+    "Polygons", "Provenance", "ProvenanceKind", "Shape", "palette_color",
+    "History", "Histories", "commands",
+]

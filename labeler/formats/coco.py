@@ -1,0 +1,274 @@
+"""COCO instance-segmentation JSON: import and export.
+
+Export writes what pycocotools, torchvision's CocoDetection and detectron2 load unchanged:
+category ids from 1, iscrowd always 0, area and xywh bbox computed from the shape,
+segmentation as polygons where the shape is a polygon without holes and as compressed RLE
+otherwise (or always, with force_rle).
+
+Import reads polygons, compressed and uncompressed RLE, crowd regions, non-contiguous
+category ids and Roboflow's per-split ``_annotations.coco.json`` layout. Decisions:
+- ``area`` and ``bbox`` in the file are never trusted; they are recomputed.
+- An annotation with an empty segmentation (box only) is imported as a rectangle with
+  status "proposed", and its image is left "in review": the box is kept, but it does not
+  count as a mask (nor get exported) until a person accepts or redraws it.
+- A crowd region (iscrowd=1) is imported as an ordinary mask instance (with a warning):
+  its pixels are labeled, and our export has no crowd regions.
+- Degenerate polygons (fewer than 3 points) are dropped with a warning.
+- Anything structurally wrong (not JSON, missing keys, unknown ids) stops the import with
+  one line naming the file and the problem; nothing of that import is stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+from .. import geometry
+from ..core.entities import (
+    ImageRecord, ImageStatus, Instance, InstanceStatus, MaskRLE, Polygons, Provenance, Shape,
+)
+from ..store import ProjectStore
+from .common import (
+    FormatError, ImageResolver, ImportReport, load_json, store_planned, write_json_atomic,
+)
+
+ROBOFLOW_NAME = "_annotations.coco.json"
+
+
+# --- export ----------------------------------------------------------------------------
+
+@dataclass
+class ExportResult:
+    files: list[Path]
+    images: int
+    annotations: int
+
+
+def export_coco(store: ProjectStore, out: str | os.PathLike, *, all_images: bool = False,
+                val_fraction: float = 0.0, force_rle: bool = False) -> ExportResult:
+    """Export accepted instances. By default only images marked accepted; with all_images,
+    every image. With val_fraction > 0, writes OUT_train.json and OUT_val.json: an image's
+    split depends only on its path, so it stays in the same split across exports."""
+    if not 0.0 <= val_fraction < 1.0:
+        raise ValueError(f"val fraction must be in [0, 1), got {val_fraction}")
+    out = Path(out)
+    images = store.images() if all_images else store.images(ImageStatus.ACCEPTED)
+    categories = store.categories()
+    cat_ids = {c.id: k for k, c in enumerate(categories, 1)}
+    coco_categories = [{"id": cat_ids[c.id], "name": c.name, "supercategory": ""} for c in categories]
+    by_id = {im.id: im for im in images}
+
+    annotations_by_image: dict[int, list[dict]] = {im.id: [] for im in images}
+    for row in store.instance_rows(image_ids=list(by_id)):
+        image = by_id[row.image_id]
+        if row.kind == "polygon" and not row.has_holes and not force_rle:
+            # Stored as [[exterior], ...] per part; COCO wants one flat list per part.
+            segmentation: Any = [part[0] for part in json.loads(row.data)]
+        elif row.kind == "mask":
+            segmentation = json.loads(row.data)
+        else:
+            shape = Polygons.from_json(json.loads(row.data))
+            segmentation = geometry.to_rle(shape, image.height, image.width).to_json()
+        annotations_by_image[row.image_id].append({
+            "id": 0, "image_id": row.image_id, "category_id": cat_ids[row.category_id],
+            "segmentation": segmentation, "area": row.area, "bbox": list(row.bbox), "iscrowd": 0,
+        })
+
+    if val_fraction > 0:
+        splits = {"train": [], "val": []}
+        for im in images:
+            splits["val" if split_value(im.path) < val_fraction else "train"].append(im)
+        targets = [(out.with_name(f"{out.stem}_{name}{out.suffix or '.json'}"), ims)
+                   for name, ims in splits.items()]
+    else:
+        targets = [(out, images)]
+
+    written, total = [], 0
+    for path, split_images in targets:
+        coco_images = [{"id": im.id, "file_name": im.path, "width": im.width, "height": im.height}
+                       for im in split_images]
+        anns = [a for im in split_images for a in annotations_by_image[im.id]]
+        for k, ann in enumerate(anns, 1):
+            ann["id"] = k
+        write_json_atomic(path, {
+            "info": {"description": "exported by labeler", "version": "1.0",
+                     "date_created": time.strftime("%Y-%m-%d")},
+            "licenses": [], "images": coco_images, "annotations": anns,
+            "categories": coco_categories,
+        })
+        written.append(path)
+        total += len(anns)
+    return ExportResult(written, len(images), total)
+
+
+def split_value(path: str) -> float:
+    """A number in [0, 1) fixed by the image path alone (stable across runs and machines)."""
+    digest = hashlib.sha1(path.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+# --- import ----------------------------------------------------------------------------
+
+def find_coco_files(paths: Iterable[str | os.PathLike]) -> list[Path]:
+    """JSON files as given; a folder means every Roboflow ``_annotations.coco.json`` in it,
+    or failing that every .json file in its ``annotations/`` subfolder."""
+    files: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found = sorted(p.rglob(ROBOFLOW_NAME)) or sorted((p / "annotations").glob("*.json"))
+            if not found:
+                raise FormatError(p, f"folder has no {ROBOFLOW_NAME} and no annotations/*.json")
+            files += found
+        else:
+            files.append(p)
+    return files
+
+
+def import_coco(store: ProjectStore, paths: Sequence[str | os.PathLike],
+                progress: Callable[[int, int], None] | None = None) -> ImportReport:
+    report = ImportReport()
+    resolver = ImageResolver(store, report)
+    planned = []  # (image record, [(category name, instance), ...])
+    category_names: list[str] = []
+    files = find_coco_files(paths)
+    for n, path in enumerate(files, 1):
+        data = load_json(path)
+        coco = _CocoFile(path, data, report)
+        category_names += [n for n in coco.categories.values() if n not in category_names]
+        for image_entry, anns in coco.images_with_annotations():
+            found = resolver.resolve(_candidates(path, image_entry["file_name"], store),
+                                     image_entry["file_name"], path.name)
+            if found is None:
+                continue
+            record, file = found
+            if (record.width, record.height) != (image_entry["width"], image_entry["height"]):
+                report.warn("image size in the file differs from the image on disk; skipped",
+                            f"{path.name}: {image_entry['file_name']} says "
+                            f"{image_entry['width']}x{image_entry['height']}, file is "
+                            f"{record.width}x{record.height}")
+                continue
+            converted = (coco.instance(a, record) for a in anns)
+            planned.append((record, [c for c in converted if c is not None]))
+        if progress:
+            progress(n, len(files))
+    store_planned(store, resolver, report, planned, category_names)
+    return report
+
+
+def _candidates(json_path: Path, file_name: str, store: ProjectStore) -> list[Path]:
+    """Where a COCO file_name may point: beside the JSON, beside its folder, in the
+    standard ``images/`` or ``images/<split>/`` folder, or under the image root."""
+    here = json_path.parent
+    split = json_path.stem.split("_", 1)[-1]  # instances_val -> val
+    return [here / file_name, here.parent / file_name, here.parent / "images" / file_name,
+            here.parent / "images" / split / file_name, store.image_root / file_name]
+
+
+class _CocoFile:
+    """One parsed COCO file, checked enough that later steps can index it safely."""
+
+    def __init__(self, path: Path, data: Any, report: ImportReport) -> None:
+        self.path = path
+        self.report = report
+        if not isinstance(data, dict):
+            raise FormatError(path, "not a COCO file (top level is not an object)")
+        for key in ("images", "annotations", "categories"):
+            if not isinstance(data.get(key), list):
+                raise FormatError(path, f"not a COCO file (no '{key}' list)")
+        self.categories: dict[int, str] = {}
+        for c in data["categories"]:
+            if not (isinstance(c, dict) and isinstance(c.get("id"), int) and isinstance(c.get("name"), str)):
+                raise FormatError(path, f"category entry needs an integer 'id' and a 'name': {_short(c)}")
+            if not c["name"].strip():
+                raise FormatError(path, f"category {c['id']} has an empty name")
+            self.categories[c["id"]] = c["name"].strip()
+        self.images: dict[int, dict] = {}
+        for im in data["images"]:
+            if not (isinstance(im, dict) and isinstance(im.get("id"), int)
+                    and isinstance(im.get("file_name"), str) and _positive_int(im.get("width"))
+                    and _positive_int(im.get("height"))):
+                raise FormatError(path, "image entry needs integer 'id', 'width', 'height' and a "
+                                        f"'file_name': {_short(im)}")
+            if im["id"] in self.images:
+                raise FormatError(path, f"image id {im['id']} appears twice")
+            self.images[im["id"]] = im
+        self.by_image: dict[int, list[dict]] = {i: [] for i in self.images}
+        for ann in data["annotations"]:
+            if not isinstance(ann, dict):
+                raise FormatError(path, f"annotation is not an object: {_short(ann)}")
+            if ann.get("image_id") not in self.images:
+                raise FormatError(path, f"annotation {ann.get('id')} refers to unknown image id "
+                                        f"{ann.get('image_id')!r}")
+            if ann.get("category_id") not in self.categories:
+                raise FormatError(path, f"annotation {ann.get('id')} refers to unknown category id "
+                                        f"{ann.get('category_id')!r}")
+            self.by_image[ann["image_id"]].append(ann)
+
+    def images_with_annotations(self):
+        for image_id, image in self.images.items():
+            yield image, self.by_image[image_id]
+
+    def instance(self, ann: dict, record: ImageRecord) -> tuple[str, Instance] | None:
+        """(category name, instance with image id 0) or None for a dropped annotation."""
+        name = self.categories[ann["category_id"]]
+        where = f"{self.path.name}: annotation {ann.get('id')}"
+        seg = ann.get("segmentation")
+        status = InstanceStatus.ACCEPTED
+        try:
+            if ann.get("iscrowd"):
+                self.report.warn("crowd region (iscrowd=1) imported as an ordinary mask", where)
+            shape: Shape | None
+            if isinstance(seg, dict):
+                shape = geometry.rle_from_coco(seg, record.height, record.width)
+            elif seg is None or seg == []:
+                shape = self._box(ann, where)
+                status = InstanceStatus.PROPOSED
+            elif isinstance(seg, list):
+                shape = self._polygons(seg, where)
+            else:
+                raise ValueError(f"segmentation must be a list of polygons or an RLE object, "
+                                 f"got {type(seg).__name__}")
+        except (ValueError, TypeError, KeyError) as exc:
+            raise FormatError(self.path, f"annotation {ann.get('id')}: {exc}") from None
+        if shape is None:
+            return None
+        if isinstance(shape, MaskRLE) and geometry.area(shape) == 0:
+            self.report.warn("empty mask dropped", where)
+            return None
+        return name, Instance(None, 0, 0, shape, None, Provenance.manual(), status)
+
+    def _polygons(self, seg: list, where: str) -> Polygons | None:
+        rings = []
+        for ring in seg:
+            if not isinstance(ring, list) or not all(isinstance(c, (int, float)) for c in ring):
+                raise ValueError("polygon must be a flat list of numbers")
+            if len(ring) % 2 or len(ring) < 6:
+                self.report.warn("degenerate polygon (fewer than 3 points) dropped", where)
+                continue
+            rings.append(ring)
+        return Polygons.from_flat(rings) if rings else None
+
+    def _box(self, ann: dict, where: str) -> Polygons | None:
+        box = ann.get("bbox")
+        if not (isinstance(box, list) and len(box) == 4 and all(isinstance(c, (int, float)) for c in box)):
+            raise ValueError("has neither a segmentation nor a valid bbox")
+        x, y, w, h = box
+        if w <= 0 or h <= 0:
+            self.report.warn("empty box dropped", where)
+            return None
+        self.report.warn("box without a mask imported as a rectangle proposal to review", where)
+        return Polygons.rectangle(x, y, x + w, y + h)
+
+
+def _positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= 80 else text[:77] + "..."

@@ -1,0 +1,196 @@
+"""What importers and exporters share: errors, reports, reading JSON, atomic writes, and
+finding an annotation file's image inside the project."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..core.entities import ImageRecord, ImageStatus, Instance, InstanceStatus
+from ..store import ProjectError, ProjectStore
+from .images import IMAGE_EXTENSIONS, ImageInfo, ImageReadError, read_image_info
+
+
+class FormatError(Exception):
+    """Malformed input. The message is one line: the file and what is wrong with it."""
+
+    def __init__(self, path: str | os.PathLike, problem: str) -> None:
+        super().__init__(f"{path}: {problem}")
+        self.path = str(path)
+        self.problem = problem
+
+
+@dataclass
+class ImportReport:
+    images_added: int = 0
+    images_labeled: int = 0
+    instances_added: int = 0
+    categories_added: list[str] = field(default_factory=list)
+    warnings: Counter = field(default_factory=Counter)  # message -> how many times
+    examples: dict[str, str] = field(default_factory=dict)  # message -> first example
+
+    def warn(self, message: str, example: str = "") -> None:
+        self.warnings[message] += 1
+        if example and message not in self.examples:
+            self.examples[message] = example
+
+    def warning_lines(self) -> list[str]:
+        lines = []
+        for message, count in self.warnings.items():
+            example = self.examples.get(message)
+            suffix = f" (e.g. {example})" if example and count > 1 else (f": {example}" if example else "")
+            lines.append(f"{count} x {message}{suffix}" if count > 1 else f"{message}{suffix}")
+        return lines
+
+
+def load_json(path: Path) -> Any:
+    try:
+        with open(path, "rb") as f:
+            return json.load(f)
+    except FileNotFoundError:
+        raise FormatError(path, "file not found") from None
+    except IsADirectoryError:
+        raise FormatError(path, "is a folder, not a JSON file") from None
+    except json.JSONDecodeError as exc:
+        raise FormatError(path, f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+    except UnicodeDecodeError as exc:
+        raise FormatError(path, f"not valid JSON (not UTF-8 text: {exc.reason})") from None
+    except MemoryError:
+        raise FormatError(path, "too large to read into memory") from None
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write to a temporary file beside the target, fsync, then rename over it: a crash
+    leaves either the old file or the new one, never half of one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, separators=(",", ":"))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def add_image_files(store: ProjectStore, infos: list[ImageInfo]) -> list[ImageRecord]:
+    """Add scanned image files to the project (files already in it are left as they are)."""
+    return store.add_images(ImageRecord(None, store.relative_image_path(i.path.resolve()), i.width, i.height)
+                            for i in infos)
+
+
+class ImageResolver:
+    """Finds the project image an annotation file means, adding it to the project if the
+    file is under the image root but not yet known."""
+
+    def __init__(self, store: ProjectStore, report: ImportReport) -> None:
+        self.store = store
+        self.report = report
+        self._by_path = {im.path: im for im in store.images()}
+        self._files_by_name: dict[str, list[Path]] | None = None
+        self._pending: dict[str, ImageRecord] = {}
+
+    def resolve(self, candidates: list[Path], name: str, source: str) -> tuple[ImageRecord, Path] | None:
+        """The first candidate file that exists; failing that, a unique file under the image
+        root with the same name (or the same stem, for a wrong extension)."""
+        for candidate in candidates:
+            if candidate.is_file():
+                return self._record(candidate, source)
+        by_name = self._lookup(Path(name).name)
+        if len(by_name) == 1:
+            return self._record(by_name[0], source)
+        stem = Path(name).stem
+        by_stem = [p for ext in IMAGE_EXTENSIONS for p in self._lookup(stem + ext)]
+        if len(by_stem) == 1:
+            self.report.warn("image path does not match the file on disk; matched by name",
+                             f"{source}: {name!r} -> {by_stem[0].name}")
+            return self._record(by_stem[0], source)
+        reason = "ambiguous (several files match)" if len(by_name) > 1 or len(by_stem) > 1 else "not found"
+        self.report.warn(f"image {reason}; its annotations were skipped", f"{source}: {name}")
+        return None
+
+    def _lookup(self, filename: str) -> list[Path]:
+        if self._files_by_name is None:
+            from .images import find_images
+
+            self._files_by_name = {}
+            for p in find_images(self.store.image_root):
+                self._files_by_name.setdefault(p.name.lower(), []).append(p)
+        return self._files_by_name.get(filename.lower(), [])
+
+    def _record(self, file: Path, source: str) -> tuple[ImageRecord, Path] | None:
+        try:
+            rel = self.store.relative_image_path(file.resolve())
+        except ProjectError:
+            self.report.warn("image is outside the project's image root; its annotations were skipped",
+                             f"{source}: {file}")
+            return None
+        known = self._by_path.get(rel) or self._pending.get(rel)
+        if known is not None:
+            return known, file
+        try:
+            info = read_image_info(file)
+        except ImageReadError as exc:
+            self.report.warn("image unreadable; its annotations were skipped", str(exc))
+            return None
+        record = ImageRecord(None, rel, info.width, info.height, ImageStatus.UNLABELED)
+        self._pending[rel] = record
+        return record, file
+
+    def commit_new_images(self) -> dict[str, ImageRecord]:
+        """Add the images found during resolution (inside the caller's transaction)."""
+        added = self.store.add_images(self._pending.values())
+        self.report.images_added += len(added)
+        stored = {im.path: im for im in added}
+        self._by_path.update(stored)
+        self._pending.clear()
+        return stored
+
+    def stored(self, record: ImageRecord) -> ImageRecord:
+        return self._by_path[record.path]
+
+
+def store_planned(store: ProjectStore, resolver: ImageResolver, report: ImportReport,
+                  planned: list[tuple[ImageRecord, list[tuple[str, Instance]]]],
+                  category_names: list[str] = ()) -> None:
+    """Write what an import found, in one transaction: new images, new categories (by
+    name), and each image's instances (given as (category name, instance)). An image that
+    already has labels is skipped, so importing the same file twice adds nothing. Every
+    name in category_names becomes a category, used or not."""
+    with store.transaction():
+        resolver.commit_new_images()
+        categories = {c.name: c for c in store.categories()}
+        for name in category_names:
+            if name not in categories:
+                categories[name] = store.add_category(name)
+                report.categories_added.append(name)
+        done: set[int] = set()
+        for record, named_instances in planned:
+            image = resolver.stored(record)
+            if image.id in done or store.instances(image.id):
+                report.warn("image already has labels in the project; not imported again",
+                            image.path)
+                continue
+            done.add(image.id)
+            instances = []
+            for name, inst in named_instances:
+                if name not in categories:
+                    categories[name] = store.add_category(name)
+                    report.categories_added.append(name)
+                instances.append(Instance(None, image.id, categories[name].id, inst.shape,
+                                          inst.score, inst.provenance, inst.status))
+            report.instances_added += store.add_instances(instances)
+            proposals = any(i.status == InstanceStatus.PROPOSED for i in instances)
+            store.set_image_status(image.id, ImageStatus.IN_REVIEW if proposals else ImageStatus.ACCEPTED)
+            report.images_labeled += 1

@@ -1,0 +1,404 @@
+"""The project file: PROJECT_DIR/labeler.db, the only code that writes it.
+
+SQLite in WAL mode with foreign keys on. Each command (and each whole import) is one
+transaction, so a crash loses at most the edit being made, never a saved one. WAL with
+synchronous=NORMAL survives a killed process; only a power cut can drop the very last
+commits. Opening a project reads it and writes nothing (unless it needs a schema migration,
+which first copies the file to a backup).
+
+Images are stored by path relative to the project's image root; a path that would leave
+the root is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import posixpath
+import shutil
+import sqlite3
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+from .. import geometry
+from ..core.entities import (
+    Category, ImageRecord, ImageStatus, Instance, InstanceStatus, MaskRLE, Polygons,
+    Provenance, palette_color,
+)
+from .schema import MIGRATIONS, SCHEMA_VERSION
+
+DB_NAME = "labeler.db"
+
+
+class ProjectError(Exception):
+    """A project cannot be created, opened or changed as asked. The message says why."""
+
+
+@dataclass(frozen=True)
+class InstanceRow:
+    """An instance as stored, with its shape still as JSON text (fast paths: export, stats)."""
+
+    id: int
+    image_id: int
+    category_id: int
+    kind: str
+    data: str
+    has_holes: bool
+    area: float
+    bbox: tuple[float, float, float, float]
+    score: float | None
+    provenance: str
+    status: str
+
+
+_INSTANCE_COLUMNS = (
+    "id, image_id, category_id, kind, data, has_holes, area, bbox_x, bbox_y, bbox_w, bbox_h, "
+    "score, provenance, status"
+)
+
+
+class ProjectStore:
+    def __init__(self, project_dir: Path, db: sqlite3.Connection) -> None:
+        self.project_dir = project_dir
+        self.db = db
+        self._depth = 0
+        root = self._meta("image_root")
+        root_path = Path(root)
+        self.image_root = (root_path if root_path.is_absolute() else project_dir / root_path).resolve()
+
+    # --- opening ---------------------------------------------------------------------
+
+    @classmethod
+    def create(cls, project_dir: str | os.PathLike, image_root: str | os.PathLike,
+               categories: Sequence[str] = ()) -> "ProjectStore":
+        project_dir = Path(project_dir).resolve()
+        image_root = Path(image_root).resolve()
+        db_path = project_dir / DB_NAME
+        if db_path.exists():
+            raise ProjectError(f"{db_path}: a project already exists here")
+        if not image_root.is_dir():
+            raise ProjectError(f"{image_root}: image folder does not exist")
+        project_dir.mkdir(parents=True, exist_ok=True)
+        # Inside the project the root is kept relative, so the two can move together.
+        try:
+            root_text = image_root.relative_to(project_dir).as_posix() or "."
+        except ValueError:
+            root_text = str(image_root)
+        db = _connect(db_path)
+        db.execute("PRAGMA journal_mode=WAL")
+        _migrate(db, 0)
+        db.execute("BEGIN IMMEDIATE")
+        db.executemany("INSERT INTO meta(key, value) VALUES (?, ?)",
+                       [("image_root", root_text), ("format", "labeler project")])
+        db.execute("COMMIT")
+        store = cls(project_dir, db)
+        with store.transaction():
+            for name in categories:
+                store.add_category(name)
+        return store
+
+    @classmethod
+    def open(cls, project_dir: str | os.PathLike) -> "ProjectStore":
+        project_dir = Path(project_dir).resolve()
+        db_path = project_dir / DB_NAME
+        if not db_path.is_file():
+            raise ProjectError(f"{project_dir}: not a labeler project (no {DB_NAME}); "
+                               f"create one with 'labeler init'")
+        db = _connect(db_path)
+        try:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise ProjectError(f"{db_path}: written by a newer labeler (schema {version}, "
+                                   f"this one knows up to {SCHEMA_VERSION}); upgrade labeler")
+            if version < SCHEMA_VERSION:
+                db.close()
+                shutil.copy2(db_path, db_path.with_name(f"{DB_NAME}.v{version}.bak"))
+                db = _connect(db_path)
+                _migrate(db, version)
+            return cls(project_dir, db)
+        except sqlite3.DatabaseError as exc:
+            db.close()
+            raise ProjectError(f"{db_path}: not a readable labeler database ({exc})") from None
+        except BaseException:
+            db.close()
+            raise
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> "ProjectStore":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _meta(self, key: str) -> str:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            raise ProjectError(f"{self.project_dir / DB_NAME}: project has no {key!r} entry")
+        return row[0]
+
+    # --- transactions ----------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All writes inside are committed together or not at all. Nests (the outermost
+        one commits), so an import can wrap many commands into one transaction."""
+        if self._depth == 0:
+            self.db.execute("BEGIN IMMEDIATE")
+        self._depth += 1
+        try:
+            yield
+        except BaseException:
+            self._depth -= 1
+            if self._depth == 0:
+                self.db.execute("ROLLBACK")
+            raise
+        self._depth -= 1
+        if self._depth == 0:
+            self.db.execute("COMMIT")
+
+    # --- paths -----------------------------------------------------------------------
+
+    def relative_image_path(self, path: str | os.PathLike) -> str:
+        """The stored form of an image path: relative to the root, '/' separated. Refuses
+        a path that leaves the root."""
+        text = os.fspath(path)
+        if os.path.isabs(text):
+            try:
+                rel = Path(text).resolve().relative_to(self.image_root).as_posix()
+            except ValueError:
+                raise ProjectError(f"{text}: outside the image root {self.image_root}") from None
+        else:
+            rel = text.replace("\\", "/")
+        norm = posixpath.normpath(rel)
+        if norm in ("", ".") or norm.startswith("../") or norm == ".." or posixpath.isabs(norm):
+            raise ProjectError(f"{text}: image path leaves the image root {self.image_root}")
+        return norm
+
+    def image_path(self, image: ImageRecord | str) -> Path:
+        rel = image.path if isinstance(image, ImageRecord) else image
+        return self.image_root / self.relative_image_path(rel)
+
+    # --- categories ------------------------------------------------------------------
+
+    def categories(self) -> list[Category]:
+        rows = self.db.execute("SELECT id, name, color FROM categories ORDER BY id").fetchall()
+        return [Category(*row) for row in rows]
+
+    def category_by_name(self, name: str) -> Category | None:
+        row = self.db.execute("SELECT id, name, color FROM categories WHERE name = ?",
+                              (name,)).fetchone()
+        return Category(*row) if row else None
+
+    def add_category(self, name: str, color: str | None = None) -> Category:
+        if self.category_by_name(name) is not None:
+            raise ProjectError(f"category {name!r} already exists")
+        count = self.db.execute("SELECT COUNT(*) FROM categories").fetchone()[0]
+        category = Category(None, name, color or palette_color(count))
+        with self.transaction():
+            cur = self.db.execute("INSERT INTO categories(name, color) VALUES (?, ?)",
+                                  (category.name, category.color))
+        return Category(cur.lastrowid, category.name, category.color)
+
+    def ensure_category(self, name: str) -> Category:
+        return self.category_by_name(name) or self.add_category(name)
+
+    def update_category(self, category: Category) -> None:
+        """Rename or recolour (the id stays, so every instance follows)."""
+        other = self.category_by_name(category.name)
+        if other is not None and other.id != category.id:
+            raise ProjectError(f"category {category.name!r} already exists")
+        with self.transaction():
+            self.db.execute("UPDATE categories SET name = ?, color = ? WHERE id = ?",
+                            (category.name, category.color, category.id))
+
+    # --- images ----------------------------------------------------------------------
+
+    def add_images(self, images: Iterable[ImageRecord]) -> list[ImageRecord]:
+        """Add images not yet in the project (by path); returns the records as stored."""
+        out = []
+        with self.transaction():
+            for image in images:
+                rel = self.relative_image_path(image.path)
+                existing = self.image_by_path(rel)
+                if existing is not None:
+                    out.append(existing)
+                    continue
+                cur = self.db.execute(
+                    "INSERT INTO images(path, width, height, status) VALUES (?, ?, ?, ?)",
+                    (rel, image.width, image.height, ImageStatus(image.status).value))
+                out.append(ImageRecord(cur.lastrowid, rel, image.width, image.height,
+                                       ImageStatus(image.status)))
+        return out
+
+    def images(self, status: ImageStatus | None = None) -> list[ImageRecord]:
+        sql = "SELECT id, path, width, height, status FROM images"
+        args: tuple = ()
+        if status is not None:
+            sql += " WHERE status = ?"
+            args = (ImageStatus(status).value,)
+        return [_image(row) for row in self.db.execute(sql + " ORDER BY path", args)]
+
+    def get_image(self, image_id: int) -> ImageRecord:
+        row = self.db.execute("SELECT id, path, width, height, status FROM images WHERE id = ?",
+                              (image_id,)).fetchone()
+        if row is None:
+            raise ProjectError(f"no image with id {image_id}")
+        return _image(row)
+
+    def image_by_path(self, path: str) -> ImageRecord | None:
+        row = self.db.execute("SELECT id, path, width, height, status FROM images WHERE path = ?",
+                              (self.relative_image_path(path),)).fetchone()
+        return _image(row) if row else None
+
+    def set_image_status(self, image_id: int, status: ImageStatus) -> None:
+        with self.transaction():
+            cur = self.db.execute("UPDATE images SET status = ? WHERE id = ?",
+                                  (ImageStatus(status).value, image_id))
+            if cur.rowcount != 1:
+                raise ProjectError(f"no image with id {image_id}")
+
+    def image_counts(self) -> dict[ImageStatus, int]:
+        counts = {s: 0 for s in ImageStatus}
+        for status, n in self.db.execute("SELECT status, COUNT(*) FROM images GROUP BY status"):
+            counts[ImageStatus(status)] = n
+        return counts
+
+    # --- instances -------------------------------------------------------------------
+
+    def instances(self, image_id: int, statuses: Iterable[InstanceStatus] | None = None) -> list[Instance]:
+        sql = f"SELECT {_INSTANCE_COLUMNS} FROM instances WHERE image_id = ?"
+        args: list = [image_id]
+        if statuses is not None:
+            wanted = [InstanceStatus(s).value for s in statuses]
+            sql += f" AND status IN ({','.join('?' * len(wanted))})"
+            args += wanted
+        return [_instance(InstanceRow(*_row_fields(r))) for r in self.db.execute(sql + " ORDER BY id", args)]
+
+    def get_instance(self, instance_id: int) -> Instance | None:
+        row = self.db.execute(f"SELECT {_INSTANCE_COLUMNS} FROM instances WHERE id = ?",
+                              (instance_id,)).fetchone()
+        return _instance(InstanceRow(*_row_fields(row))) if row else None
+
+    def put_instance(self, instance: Instance) -> Instance:
+        """Insert (id None: a new id is assigned) or replace the instance with that id.
+        Area and bbox are recomputed from the shape; nothing from outside is trusted."""
+        values = _instance_values(instance)
+        with self.transaction():
+            if instance.id is None:
+                cur = self.db.execute(
+                    "INSERT INTO instances(image_id, category_id, kind, data, has_holes, area, "
+                    "bbox_x, bbox_y, bbox_w, bbox_h, score, provenance, status) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", values)
+                return Instance(cur.lastrowid, instance.image_id, instance.category_id,
+                                instance.shape, instance.score, instance.provenance,
+                                instance.status)
+            self.db.execute(
+                "INSERT OR REPLACE INTO instances(id, image_id, category_id, kind, data, has_holes, "
+                "area, bbox_x, bbox_y, bbox_w, bbox_h, score, provenance, status) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", (instance.id, *values))
+            return instance
+
+    def add_instances(self, instances: Iterable[Instance]) -> int:
+        """Bulk insert of new instances (imports); one transaction. Returns the count."""
+        with self.transaction():
+            cur = self.db.executemany(
+                "INSERT INTO instances(image_id, category_id, kind, data, has_holes, area, "
+                "bbox_x, bbox_y, bbox_w, bbox_h, score, provenance, status) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (_instance_values(i) for i in instances))
+            return cur.rowcount
+
+    def remove_instance(self, instance_id: int) -> None:
+        with self.transaction():
+            self.db.execute("DELETE FROM instances WHERE id = ?", (instance_id,))
+
+    def instance_rows(self, image_ids: Sequence[int] | None = None,
+                      statuses: Iterable[InstanceStatus] = (InstanceStatus.ACCEPTED,)) -> Iterator[InstanceRow]:
+        """Instances as stored, ordered by image then id, without parsing shapes."""
+        wanted = [InstanceStatus(s).value for s in statuses]
+        sql = (f"SELECT {_INSTANCE_COLUMNS} FROM instances "
+               f"WHERE status IN ({','.join('?' * len(wanted))})")
+        if image_ids is not None:
+            self.db.execute("CREATE TEMP TABLE IF NOT EXISTS _wanted(id INTEGER PRIMARY KEY)")
+            self.db.execute("DELETE FROM _wanted")
+            self.db.executemany("INSERT INTO _wanted(id) VALUES (?)", ((i,) for i in image_ids))
+            sql += " AND image_id IN (SELECT id FROM _wanted)"
+        for row in self.db.execute(sql + " ORDER BY image_id, id", wanted):
+            yield InstanceRow(*_row_fields(row))
+
+    def instance_counts(self) -> list[tuple[str, str, str, int]]:
+        """(category name, provenance, status, count) for every combination present."""
+        return self.db.execute(
+            "SELECT c.name, i.provenance, i.status, COUNT(*) FROM instances i "
+            "JOIN categories c ON c.id = i.category_id "
+            "GROUP BY c.name, i.provenance, i.status ORDER BY c.id, i.provenance, i.status"
+        ).fetchall()
+
+
+# --- helpers ---------------------------------------------------------------------------
+
+def _connect(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(str(path), isolation_level=None)  # we issue BEGIN/COMMIT ourselves
+    db.execute("PRAGMA foreign_keys = ON")
+    db.execute("PRAGMA synchronous = NORMAL")
+    db.execute("PRAGMA busy_timeout = 5000")
+    return db
+
+
+def _migrate(db: sqlite3.Connection, version: int) -> None:
+    for target in range(version + 1, SCHEMA_VERSION + 1):
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            # executescript would commit first; run each statement inside our transaction.
+            for statement in _statements(MIGRATIONS[target - 1]):
+                db.execute(statement)
+            db.execute(f"PRAGMA user_version = {target}")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+
+def _statements(script: str) -> list[str]:
+    statements, buffer = [], ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            statements.append(buffer.strip())
+            buffer = ""
+    if buffer.strip():
+        raise ValueError(f"incomplete SQL statement in migration: {buffer.strip()[:60]}")
+    return statements
+
+
+def _image(row: tuple) -> ImageRecord:
+    return ImageRecord(row[0], row[1], row[2], row[3], ImageStatus(row[4]))
+
+
+def _row_fields(row: tuple) -> tuple:
+    (id_, image_id, category_id, kind, data, has_holes, area, bx, by, bw, bh,
+     score, provenance, status) = row
+    return (id_, image_id, category_id, kind, data, bool(has_holes), area, (bx, by, bw, bh),
+            score, provenance, status)
+
+
+def _instance(row: InstanceRow) -> Instance:
+    parsed = json.loads(row.data)
+    shape = Polygons.from_json(parsed) if row.kind == "polygon" else MaskRLE.from_json(parsed)
+    return Instance(row.id, row.image_id, row.category_id, shape, row.score,
+                    Provenance.parse(row.provenance), InstanceStatus(row.status))
+
+
+def _instance_values(instance: Instance) -> tuple:
+    shape = instance.shape
+    kind = "mask" if isinstance(shape, MaskRLE) else "polygon"
+    has_holes = isinstance(shape, Polygons) and shape.has_holes
+    data = json.dumps(shape.to_json(), separators=(",", ":"))
+    bx, by, bw, bh = geometry.bbox(shape)
+    return (instance.image_id, instance.category_id, kind, data, int(has_holes),
+            geometry.area(shape), bx, by, bw, bh, instance.score, str(instance.provenance),
+            InstanceStatus(instance.status).value)
