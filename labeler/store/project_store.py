@@ -15,9 +15,8 @@ from __future__ import annotations
 import json
 import os
 import posixpath
-import shutil
 import sqlite3
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
@@ -106,24 +105,30 @@ class ProjectStore:
         if not db_path.is_file():
             raise ProjectError(f"{project_dir}: not a labeler project (no {DB_NAME}); "
                                f"create one with 'labeler init'")
-        db = _connect(db_path)
         try:
+            db = _connect(db_path)
             version = db.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise ProjectError(f"{db_path}: written by a newer labeler (schema {version}, "
-                                   f"this one knows up to {SCHEMA_VERSION}); upgrade labeler")
-            if version < SCHEMA_VERSION:
-                db.close()
-                shutil.copy2(db_path, db_path.with_name(f"{DB_NAME}.v{version}.bak"))
-                db = _connect(db_path)
-                _migrate(db, version)
-            return cls(project_dir, db)
+            has_meta = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone()
         except sqlite3.DatabaseError as exc:
-            db.close()
             raise ProjectError(f"{db_path}: not a readable labeler database ({exc})") from None
-        except BaseException:
+        if version > SCHEMA_VERSION:
             db.close()
-            raise
+            raise ProjectError(f"{db_path}: written by a newer labeler (schema {version}, "
+                               f"this one knows up to {SCHEMA_VERSION}); upgrade labeler")
+        if version < 1 or not has_meta:
+            db.close()
+            raise ProjectError(f"{db_path}: an SQLite file, but not a labeler project")
+        if version < SCHEMA_VERSION:
+            backup = db_path.with_name(f"{DB_NAME}.v{version}.bak")
+            with closing(sqlite3.connect(str(backup))) as copy:
+                db.backup(copy)  # consistent even with a WAL file beside it
+            try:
+                _migrate(db, version)
+            except sqlite3.DatabaseError as exc:
+                db.close()
+                raise ProjectError(f"{db_path}: upgrading from schema {version} failed ({exc}); "
+                                   f"the project is unchanged (a copy is in {backup.name})") from None
+        return cls(project_dir, db)
 
     def close(self) -> None:
         self.db.close()
