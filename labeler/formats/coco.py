@@ -34,7 +34,7 @@ from ..core.entities import (
 )
 from ..store import ProjectStore
 from .common import (
-    FormatError, ImageResolver, ImportReport, load_json, store_planned, write_json_atomic,
+    FormatError, ImageResolver, ImportReport, load_json, store_planned, write_text_atomic,
 )
 
 ROBOFLOW_NAME = "_annotations.coco.json"
@@ -63,24 +63,23 @@ def export_coco(store: ProjectStore, out: str | os.PathLike, *, all_images: bool
     coco_categories = [{"id": cat_ids[c.id], "name": c.name, "supercategory": ""} for c in categories]
     by_id = {im.id: im for im in images}
 
-    annotations_by_image: dict[int, list[dict]] = {im.id: [] for im in images}
+    # Annotations are written as JSON text straight from the stored shapes: parsing and
+    # re-encoding 100,000 polygons would cost more than everything else together.
+    annotations_by_image: dict[int, list[tuple]] = {im.id: [] for im in images}
     for row in store.instance_rows(image_ids=list(by_id)):
-        image = by_id[row.image_id]
         if row.kind == "polygon" and not row.has_holes and not force_rle:
-            # Stored as [[exterior], ...] per part; COCO wants one flat list per part.
-            segmentation: Any = [part[0] for part in json.loads(row.data)]
+            segmentation = _coco_polygons_text(row.data)
         elif row.kind == "mask":
-            segmentation = json.loads(row.data)
+            segmentation = row.data  # already {"size": [h, w], "counts": "..."}
         else:
+            image = by_id[row.image_id]
             shape = Polygons.from_json(json.loads(row.data))
-            segmentation = geometry.to_rle(shape, image.height, image.width).to_json()
-        annotations_by_image[row.image_id].append({
-            "id": 0, "image_id": row.image_id, "category_id": cat_ids[row.category_id],
-            "segmentation": segmentation, "area": row.area, "bbox": list(row.bbox), "iscrowd": 0,
-        })
+            segmentation = json.dumps(geometry.to_rle(shape, image.height, image.width).to_json())
+        annotations_by_image[row.image_id].append(
+            (row.image_id, cat_ids[row.category_id], segmentation, row.area, row.bbox))
 
     if val_fraction > 0:
-        splits = {"train": [], "val": []}
+        splits: dict[str, list] = {"train": [], "val": []}
         for im in images:
             splits["val" if split_value(im.path) < val_fraction else "train"].append(im)
         targets = [(out.with_name(f"{out.stem}_{name}{out.suffix or '.json'}"), ims)
@@ -90,20 +89,30 @@ def export_coco(store: ProjectStore, out: str | os.PathLike, *, all_images: bool
 
     written, total = [], 0
     for path, split_images in targets:
-        coco_images = [{"id": im.id, "file_name": im.path, "width": im.width, "height": im.height}
-                       for im in split_images]
-        anns = [a for im in split_images for a in annotations_by_image[im.id]]
-        for k, ann in enumerate(anns, 1):
-            ann["id"] = k
-        write_json_atomic(path, {
+        header = json.dumps({
             "info": {"description": "exported by labeler", "version": "1.0",
                      "date_created": time.strftime("%Y-%m-%d")},
-            "licenses": [], "images": coco_images, "annotations": anns,
+            "licenses": [],
+            "images": [{"id": im.id, "file_name": im.path, "width": im.width, "height": im.height}
+                       for im in split_images],
             "categories": coco_categories,
-        })
+        }, separators=(",", ":"))
+        anns = [a for im in split_images for a in annotations_by_image[im.id]]
+        body = ",".join(
+            f'{{"id":{k},"image_id":{image_id},"category_id":{category_id},'
+            f'"segmentation":{segmentation},"area":{area!r},'
+            f'"bbox":[{bx!r},{by!r},{bw!r},{bh!r}],"iscrowd":0}}'
+            for k, (image_id, category_id, segmentation, area, (bx, by, bw, bh)) in enumerate(anns, 1))
+        write_text_atomic(path, f'{header[:-1]},"annotations":[{body}]}}')
         written.append(path)
         total += len(anns)
     return ExportResult(written, len(images), total)
+
+
+def _coco_polygons_text(data: str) -> str:
+    """Stored polygons without holes, '[[[x,y,...]],[[x,y,...]]]' (one exterior per part),
+    as COCO's '[[x,y,...],[x,y,...]]', by text surgery on the compact JSON the store writes."""
+    return "[" + data[2:-2].replace("]],[[", "],[") + "]"
 
 
 def split_value(path: str) -> float:

@@ -64,7 +64,7 @@ def load_json(path: Path) -> Any:
         raise FormatError(path, "too large to read into memory") from None
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
+def write_text_atomic(path: Path, text: str) -> None:
     """Write to a temporary file beside the target, fsync, then rename over it: a crash
     leaves either the old file or the new one, never half of one."""
     path = Path(path)
@@ -72,7 +72,7 @@ def write_json_atomic(path: Path, data: Any) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, separators=(",", ":"))
+            f.write(text)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

@@ -55,6 +55,17 @@ def test_export_writes_valid_coco(store, tmp_path):
     assert not list(tmp_path.glob(".out.json.*"))  # no temp file left behind
 
 
+def test_export_multi_part_polygon(store, tmp_path):
+    a = store.images()[0]
+    two_parts = Polygons.from_flat([[0, 0, 4, 0, 4, 4], [10.5, 10, 14, 10, 14, 14.25, 10, 14]])
+    store.put_instance(Instance(None, a.id, 2, two_parts))
+    store.set_image_status(a.id, ImageStatus.ACCEPTED)
+    export_coco(store, tmp_path / "out.json")
+    (ann,) = json.loads((tmp_path / "out.json").read_text())["annotations"]
+    assert ann["segmentation"] == [[0, 0, 4, 0, 4, 4], [10.5, 10, 14, 10, 14, 14.25, 10, 14]]
+    assert ann["category_id"] == 2 and ann["bbox"] == [0, 0, 14, 14.25]
+
+
 def test_export_all_and_force_rle(store, tmp_path):
     label_images(store)
     result = export_coco(store, tmp_path / "all.json", all_images=True, force_rle=True)
@@ -96,7 +107,7 @@ def test_failed_export_keeps_the_old_file(store, tmp_path, monkeypatch):
     def fail(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(json, "dump", fail)
+    monkeypatch.setattr("os.fsync", fail)
     with pytest.raises(OSError):
         export_coco(store, out)
     assert out.read_text() == "previous export"
