@@ -122,23 +122,19 @@ def relabel(instances: Iterable[Instance], category_id: int) -> Command:
 
 def accept(instances: Iterable[Instance]) -> Command:
     """Accept suggestions as they are: the provenance stays "model vN" (unedited)."""
-    instances = list(instances)
-    return Command(
-        _one_image(instances),
-        "Accept" if len(instances) == 1 else f"Accept {len(instances)}",
-        [(i, replace(i, status=InstanceStatus.ACCEPTED)) for i in instances
-         if i.status != InstanceStatus.ACCEPTED],
-    )
+    return _review(instances, InstanceStatus.ACCEPTED, "Accept")
 
 
 def reject(instances: Iterable[Instance]) -> Command:
+    """Reject suggestions; they are kept (as rejected) so they are not suggested again."""
+    return _review(instances, InstanceStatus.REJECTED, "Reject")
+
+
+def _review(instances: Iterable[Instance], status: InstanceStatus, verb: str) -> Command:
     instances = list(instances)
-    return Command(
-        _one_image(instances),
-        "Reject" if len(instances) == 1 else f"Reject {len(instances)}",
-        [(i, replace(i, status=InstanceStatus.REJECTED)) for i in instances
-         if i.status != InstanceStatus.REJECTED],
-    )
+    label = verb if len(instances) == 1 else f"{verb} {len(instances)}"
+    changes = [(i, replace(i, status=status)) for i in instances if i.status != status]
+    return Command(_one_image(instances), label, changes)
 
 
 def set_image_status(image: ImageRecord, status: ImageStatus) -> Command:
