@@ -16,7 +16,7 @@ from .formats import (
     import_labelme, scan_images,
 )
 from .formats.common import add_image_files
-from .store import ProjectError, ProjectStore
+from .store import DB_NAME, ProjectError, ProjectStore
 
 
 class Progress:
@@ -40,6 +40,8 @@ class Progress:
 
 def cmd_init(args: argparse.Namespace) -> int:
     images_dir = Path(args.images)
+    if (Path(args.project) / DB_NAME).exists():
+        raise ProjectError(f"{Path(args.project) / DB_NAME}: a project already exists here")
     if not images_dir.is_dir():
         raise ProjectError(f"{images_dir}: image folder does not exist")
     files = find_images(images_dir)

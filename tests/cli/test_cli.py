@@ -71,6 +71,7 @@ def test_init_import_export_stats(tmp_path, capsys):
     (["stats", "{tmp}/nowhere"], "not a labeler project"),
     (["init", "{tmp}/p", "--images", "{tmp}/nowhere"], "image folder does not exist"),
     (["init", "{tmp}/p", "--images", "{tmp}/empty"], "no images found"),
+    (["init", "{tmp}/proj", "--images", "{tmp}/imgs"], "a project already exists here"),
     (["export", "{tmp}/proj", "{tmp}/o.json", "--val-fraction", "1.5"], "--val-fraction"),
     (["import", "{tmp}/proj", "--format", "coco", "{tmp}/bad.json"], "not valid JSON"),
     (["import", "{tmp}/proj", "--format", "labelme", "{tmp}/missing.json"], "file not found"),
