@@ -174,7 +174,10 @@ def _instances(path: Path, data: dict, record: ImageRecord, report: ImportReport
 def _shape(path: Path, k: int, kind: str, shape: dict, record: ImageRecord) -> Shape | None:
     pts = [(float(x), float(y)) for x, y in shape["points"]]
     if kind == "polygon":
-        return Polygons(((tuple(pts),),)) if len(pts) >= 3 and geometry.area(Polygons(((tuple(pts),),))) > 0 else None
+        if len(pts) < 3:
+            return None
+        polygon = Polygons(((tuple(pts),),))
+        return polygon if geometry.area(polygon) > 0 else None
     if kind == "rectangle":
         if len(pts) != 2:
             raise FormatError(path, f"shape {k}: a rectangle needs 2 points, got {len(pts)}")
