@@ -105,11 +105,13 @@ class ProjectStore:
         if not db_path.is_file():
             raise ProjectError(f"{project_dir}: not a labeler project (no {DB_NAME}); "
                                f"create one with 'labeler init'")
+        db = sqlite3.connect(str(db_path), isolation_level=None)
         try:
-            db = _connect(db_path)
+            _configure(db)
             version = db.execute("PRAGMA user_version").fetchone()[0]
             has_meta = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone()
         except sqlite3.DatabaseError as exc:
+            db.close()  # a corrupt file must not stay open (and locked, on Windows)
             raise ProjectError(f"{db_path}: not a readable labeler database ({exc})") from None
         if version > SCHEMA_VERSION:
             db.close()
@@ -348,10 +350,15 @@ class ProjectStore:
 
 def _connect(path: Path) -> sqlite3.Connection:
     db = sqlite3.connect(str(path), isolation_level=None)  # we issue BEGIN/COMMIT ourselves
+    _configure(db)
+    return db
+
+
+def _configure(db: sqlite3.Connection) -> None:
+    """Per-connection settings; none of them writes to the file."""
     db.execute("PRAGMA foreign_keys = ON")
     db.execute("PRAGMA synchronous = NORMAL")
     db.execute("PRAGMA busy_timeout = 5000")
-    return db
 
 
 def _migrate(db: sqlite3.Connection, version: int) -> None:
