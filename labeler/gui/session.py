@@ -1,0 +1,165 @@
+"""The open project as the window sees it: the store, the undo histories, the current image,
+its instances, the selection and what is hidden.
+
+Widgets never write the store: they build core commands and hand them to ``push``, and they
+redraw when the Session's signals say something changed. The store commits every command
+before ``push`` returns (autosave: there is nothing to save and nothing to lose on a crash).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+
+from ..core.commands import Command, set_image_status
+from ..core.entities import Category, ImageRecord, ImageStatus, Instance, InstanceStatus
+from ..core.history import History, Histories
+from ..store import ProjectStore
+
+
+class Session(QObject):
+    imageChanged = Signal(object)  # ImageRecord | None: another image is now current
+    instancesChanged = Signal(object, object)  # (changed: list[Instance], removed ids: set[int])
+    imageStatusChanged = Signal(object)  # ImageRecord with its new status (any image)
+    selectionChanged = Signal(object)  # tuple[int, ...] of instance ids
+    visibilityChanged = Signal()
+    categoriesChanged = Signal()
+    currentCategoryChanged = Signal(object)  # Category | None
+    historyChanged = Signal()  # undo/redo availability or labels
+    message = Signal(str)  # a line for the status bar
+
+    def __init__(self, store: ProjectStore, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.store = store
+        self.histories = Histories(store)
+        self.histories.listeners.append(self._on_command)
+        self.image: ImageRecord | None = None
+        self.instances: dict[int, Instance] = {}  # of the current image, in id order
+        self.selection: tuple[int, ...] = ()
+        self.hidden: set[int] = set()
+        self.hide_all = False
+        self.categories: dict[int, Category] = {c.id: c for c in store.categories()}  # type: ignore[misc]
+        self.current_category_id: int | None = next(iter(self.categories), None)
+
+    # --- images ------------------------------------------------------------------------
+
+    def image_path(self, image: ImageRecord) -> Path:
+        return self.store.image_path(image)
+
+    def open_image(self, image_id: int | None) -> None:
+        self.image = self.store.get_image(image_id) if image_id is not None else None
+        self.instances = ({i.id: i for i in self.store.instances(image_id)}  # type: ignore[misc]
+                          if image_id is not None else {})
+        self.selection = ()
+        self.hidden.clear()
+        self.imageChanged.emit(self.image)
+        self.selectionChanged.emit(self.selection)
+        self.historyChanged.emit()
+
+    def visible_instances(self) -> list[Instance]:
+        """What the canvas draws: everything but rejected suggestions and hidden instances."""
+        if self.hide_all:
+            return []
+        return [i for i in self.instances.values()
+                if i.status != InstanceStatus.REJECTED and i.id not in self.hidden]
+
+    # --- commands ----------------------------------------------------------------------
+
+    @property
+    def history(self) -> History | None:
+        return self.histories.for_image(self.image.id) if self.image else None  # type: ignore[arg-type]
+
+    def push(self, command: Command) -> Command | None:
+        """Apply, store and record a command; a command with nothing in it is dropped."""
+        if not command.changes and command.status_change is None:
+            return None
+        return self.histories.push(command)
+
+    def undo(self) -> None:
+        history = self.history
+        if history is None or history.undo() is None:
+            self.message.emit("Nothing to undo on this image")
+
+    def redo(self) -> None:
+        history = self.history
+        if history is None or history.redo() is None:
+            self.message.emit("Nothing to redo on this image")
+
+    def mark_image(self, status: ImageStatus) -> None:
+        if self.image is not None and self.image.status != status:
+            self.push(set_image_status(self.image, status))
+
+    def _on_command(self, command: Command, action: str) -> None:
+        """Keep the in-memory view of the current image equal to what the store now holds."""
+        if self.image is None or command.image_id != self.image.id:
+            return
+        changed: list[Instance] = []
+        removed: set[int] = set()
+        for before, after in command.changes:
+            now = before if action == "undo" else after
+            gone = after if action == "undo" else before
+            if now is None:
+                removed.add(gone.id)  # type: ignore[union-attr,arg-type]
+                self.instances.pop(gone.id, None)  # type: ignore[union-attr,arg-type]
+            else:
+                self.instances[now.id] = now  # type: ignore[index]
+                changed.append(now)
+        self.instances = dict(sorted(self.instances.items()))
+        if removed:
+            self.hidden -= removed
+        self.instancesChanged.emit(changed, removed)
+        if command.status_change is not None:
+            self.image = self.store.get_image(self.image.id)  # type: ignore[arg-type]
+            self.imageStatusChanged.emit(self.image)
+        if removed & set(self.selection):
+            self.select(tuple(i for i in self.selection if i not in removed))
+        verb = {"do": "", "undo": "Undid: ", "redo": "Redid: "}[action]
+        self.message.emit(f"{verb}{command.label}")
+        self.historyChanged.emit()
+
+    # --- selection and visibility --------------------------------------------------------
+
+    def select(self, ids) -> None:
+        ids = tuple(i for i in dict.fromkeys(ids) if i in self.instances)
+        if ids != self.selection:
+            self.selection = ids
+            self.selectionChanged.emit(ids)
+
+    def selected_instances(self) -> list[Instance]:
+        return [self.instances[i] for i in self.selection if i in self.instances]
+
+    def set_hidden(self, instance_id: int, hidden: bool) -> None:
+        (self.hidden.add if hidden else self.hidden.discard)(instance_id)
+        self.visibilityChanged.emit()
+
+    def toggle_hide_all(self) -> None:
+        self.hide_all = not self.hide_all
+        self.visibilityChanged.emit()
+        self.message.emit("All shapes hidden (H shows them)" if self.hide_all else "Shapes shown")
+
+    # --- categories --------------------------------------------------------------------
+
+    def category(self, category_id: int) -> Category | None:
+        return self.categories.get(category_id)
+
+    def current_category(self) -> Category | None:
+        return self.categories.get(self.current_category_id)  # type: ignore[arg-type]
+
+    def set_current_category(self, category_id: int | None) -> None:
+        if category_id != self.current_category_id:
+            self.current_category_id = category_id
+            self.currentCategoryChanged.emit(self.current_category())
+
+    def add_category(self, name: str, color: str | None = None) -> Category:
+        category = self.store.add_category(name, color)
+        self.categories[category.id] = category  # type: ignore[index]
+        self.categoriesChanged.emit()
+        if self.current_category_id is None:
+            self.set_current_category(category.id)
+        return category
+
+    def update_category(self, category: Category) -> None:
+        self.store.update_category(category)
+        self.categories[category.id] = category  # type: ignore[index]
+        self.categoriesChanged.emit()
