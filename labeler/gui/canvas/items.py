@@ -1,0 +1,173 @@
+"""Live vector items: the selected instances with their vertex handles, and the preview of
+what a tool is drawing. Only these are redrawn while the mouse moves."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QBrush, QColor, QPainter, QPainterPath, QPen
+from PySide6.QtWidgets import QGraphicsItem
+
+from ...core.entities import Instance, MaskRLE, Polygons, Shape
+from ...geometry import rle_to_mask
+from ...geometry.vertices import Address
+from .painting import fill_brush, is_proposed, mask_image, outline_pen, polygons_path
+
+HANDLE = 7.0  # vertex handle size in screen pixels
+
+
+class SelectionItem(QGraphicsItem):
+    """The selected instances, drawn brighter, with handles on a single selected polygon.
+    A tool can show an edited shape here (``set_preview``) before it becomes a command."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._entries: list[tuple[Instance, Shape, QColor]] = []
+        self._paths: list[QPainterPath | None] = []
+        self._masks: list = []
+        self._scale = 1.0
+        self.fill_alpha = 90
+        self.active_vertex: Address | None = None  # highlighted: what Del or Shift-click removes
+
+    def set_instances(self, items: list[tuple[Instance, QColor]]) -> None:
+        self.prepareGeometryChange()
+        self._entries = [(inst, inst.shape, color) for inst, color in items]
+        self.active_vertex = None
+        self._rebuild()
+
+    def set_preview(self, instance_id: int, shape: Shape) -> None:
+        self.prepareGeometryChange()
+        self._entries = [(i, shape if i.id == instance_id else s, c) for i, s, c in self._entries]
+        self._rebuild()
+
+    def set_view_scale(self, scale: float) -> None:
+        self.prepareGeometryChange()
+        self._scale = max(scale, 1e-6)
+
+    def set_active_vertex(self, address: Address | None) -> None:
+        if address != self.active_vertex:
+            self.active_vertex = address
+            self.update()
+
+    @property
+    def editable(self) -> tuple[Instance, Polygons] | None:
+        """The single selected polygon instance and its (preview) shape, if that is what is
+        selected: vertex editing works on it."""
+        if len(self._entries) == 1 and isinstance(self._entries[0][1], Polygons):
+            return self._entries[0][0], self._entries[0][1]  # type: ignore[return-value]
+        return None
+
+    def shape_of(self, instance_id: int) -> Shape | None:
+        return next((s for i, s, _ in self._entries if i.id == instance_id), None)
+
+    def instance_at(self, pos: QPointF, tolerance: float) -> int | None:
+        probe = QPainterPath()
+        probe.addEllipse(pos, tolerance, tolerance)
+        for (inst, shape, _), path, mask in zip(self._entries, self._paths, self._masks):
+            if path is not None and (path.contains(pos) or path.intersects(probe)):
+                return inst.id
+            if mask and mask[1].contains(pos):
+                col, row = int(pos.x()), int(pos.y())
+                if 0 <= row < shape.height and 0 <= col < shape.width and rle_to_mask(shape)[row, col]:
+                    return inst.id
+        return None
+
+    def _rebuild(self) -> None:
+        self._paths = [polygons_path(s) if isinstance(s, Polygons) else None for _, s, _ in self._entries]
+        self._masks = [mask_image(s, c, min(255, self.fill_alpha + 70)) if isinstance(s, MaskRLE) else None
+                       for _, s, c in self._entries]
+        self.update()
+
+    def boundingRect(self) -> QRectF:
+        rect = QRectF()
+        for path, mask in zip(self._paths, self._masks):
+            if path is not None:
+                rect = rect.united(path.boundingRect())
+            elif mask:
+                rect = rect.united(mask[1])
+        margin = HANDLE / self._scale
+        return rect.adjusted(-margin, -margin, margin, margin)
+
+    def paint(self, painter: QPainter, option, widget=None) -> None:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        for (inst, shape, color), path, mask in zip(self._entries, self._paths, self._masks):
+            if path is not None:
+                painter.setPen(outline_pen(color.lighter(130), is_proposed(inst), 2.5))
+                painter.setBrush(fill_brush(color, min(255, self.fill_alpha + 50)))
+                painter.drawPath(path)
+            elif mask:
+                painter.drawImage(mask[1], mask[0])
+                pen = outline_pen(color.lighter(130), True, 1.5)
+                painter.setPen(pen)
+                painter.setBrush(Qt.BrushStyle.NoBrush)
+                painter.drawRect(mask[1])
+        editable = self.editable
+        if editable is not None:
+            self._paint_handles(painter, editable[1], self._entries[0][2])
+
+    def _paint_handles(self, painter: QPainter, shape: Polygons, color: QColor) -> None:
+        size = HANDLE / self._scale
+        pen = QPen(QColor("white"), 1.0)
+        pen.setCosmetic(True)
+        painter.setPen(pen)
+        for p, part in enumerate(shape.parts):
+            for r, ring in enumerate(part):
+                painter.setBrush(QBrush(color if r == 0 else color.darker(150)))
+                for i, (x, y) in enumerate(ring):
+                    active = self.active_vertex == (p, r, i)
+                    s = size * (1.6 if active else 1.0)
+                    if active:
+                        painter.setBrush(QBrush(QColor("white")))
+                    painter.drawRect(QRectF(x - s / 2, y - s / 2, s, s))
+                    if active:
+                        painter.setBrush(QBrush(color if r == 0 else color.darker(150)))
+
+
+class PreviewItem(QGraphicsItem):
+    """What a tool is drawing: an open or closed outline, a filled brush stroke, a cursor."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._path = QPainterPath()
+        self._cursor = QPainterPath()
+        self._color = QColor("#ffffff")
+        self._filled = False
+        self._first_vertex: QPointF | None = None
+        self._scale = 1.0
+        self.setZValue(10)
+
+    def show_path(self, path: QPainterPath, color: QColor, filled: bool = False,
+                  first_vertex: QPointF | None = None) -> None:
+        self.prepareGeometryChange()
+        self._path, self._color, self._filled, self._first_vertex = path, color, filled, first_vertex
+        self.update()
+
+    def show_cursor(self, path: QPainterPath) -> None:
+        self.prepareGeometryChange()
+        self._cursor = path
+        self.update()
+
+    def clear(self) -> None:
+        self.show_path(QPainterPath(), self._color)
+
+    def set_view_scale(self, scale: float) -> None:
+        self.prepareGeometryChange()
+        self._scale = max(scale, 1e-6)
+
+    def boundingRect(self) -> QRectF:
+        margin = 2 * HANDLE / self._scale
+        return self._path.boundingRect().united(self._cursor.boundingRect()).adjusted(
+            -margin, -margin, margin, margin)
+
+    def paint(self, painter: QPainter, option, widget=None) -> None:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(outline_pen(self._color, False, 2.0))
+        painter.setBrush(fill_brush(self._color, 110) if self._filled else Qt.BrushStyle.NoBrush)
+        painter.drawPath(self._path)
+        if self._first_vertex is not None:  # where a click closes the polygon
+            r = HANDLE / self._scale
+            painter.setBrush(QBrush(QColor("white")))
+            painter.drawEllipse(self._first_vertex, r, r)
+        if not self._cursor.isEmpty():
+            painter.setPen(outline_pen(QColor("white"), False, 1.0))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawPath(self._cursor)

@@ -1,0 +1,430 @@
+"""Tools: small state machines that turn canvas events into core commands.
+
+A tool never changes an instance itself: it shows a preview on the canvas while the mouse
+moves and, when the gesture ends, hands one command to the session (a whole drag or brush
+stroke is one undo step). The canvas passes events in image coordinates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import shapely
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QPainterPath, QPainterPathStroker, QPolygonF
+
+from ...core import commands
+from ...core.entities import Instance, Polygons, Provenance
+from ...geometry import from_shapely, simplify, subtract, to_rle, to_shapely, union
+from ...geometry.vertices import delete_vertex, insert_vertex, move_vertex, nearest_edge, nearest_vertex, translate
+from ..session import Session
+from .items import PreviewItem, SelectionItem
+
+CLOSE_DISTANCE = 8.0  # screen pixels: a click this close to the first vertex closes a polygon
+GRAB_DISTANCE = 6.0  # screen pixels: how close a press must be to grab a vertex or an edge
+FREEHAND_SPACING = 4.0  # screen pixels between vertices added by dragging
+
+
+@dataclass
+class CanvasEvent:
+    pos: QPointF  # image coordinates
+    button: Qt.MouseButton = Qt.MouseButton.LeftButton
+    modifiers: Qt.KeyboardModifier = Qt.KeyboardModifier.NoModifier
+
+
+class Host(Protocol):
+    """What the canvas offers its tools."""
+
+    session: Session
+    selection_item: SelectionItem
+    preview: PreviewItem
+    brush_radius: float  # image pixels
+
+    @property
+    def scale(self) -> float: ...  # screen pixels per image pixel
+
+    def hit(self, pos: QPointF) -> int | None: ...
+
+    def image_size(self) -> tuple[int, int]: ...
+
+    def category_color(self, category_id: int | None) -> QColor: ...
+
+
+class Tool:
+    name = ""
+    cursor = Qt.CursorShape.CrossCursor
+
+    def __init__(self, host: Host) -> None:
+        self.host = host
+
+    @property
+    def session(self) -> Session:
+        return self.host.session
+
+    def press(self, ev: CanvasEvent) -> None: ...
+
+    def move(self, ev: CanvasEvent, dragging: bool) -> None: ...
+
+    def release(self, ev: CanvasEvent) -> None: ...
+
+    def key(self, key: int, modifiers) -> bool:
+        """Handle a key; False lets the canvas or window handle it."""
+        return False
+
+    def cancel(self) -> None:
+        self.host.preview.clear()
+
+    def busy(self) -> bool:
+        """In the middle of a gesture (switching images would lose it)."""
+        return False
+
+    def _category_for_new(self) -> int | None:
+        category = self.session.current_category()
+        if category is None:
+            self.session.message.emit("Add a class first (Classes panel) - new shapes need one")
+            return None
+        return category.id
+
+    def _add(self, shape, label: str) -> None:
+        category_id = self._category_for_new()
+        image = self.session.image
+        if category_id is None or image is None:
+            return
+        command = self.session.push(commands.add_instance(
+            Instance(None, image.id, category_id, shape, provenance=Provenance.manual()), label))  # type: ignore[arg-type]
+        if command is not None:
+            self.session.select([command.changes[0][1].id])  # type: ignore[union-attr]
+
+    def _clamp(self, pos: QPointF) -> QPointF:
+        w, h = self.host.image_size()
+        return QPointF(min(max(pos.x(), 0.0), float(w)), min(max(pos.y(), 0.0), float(h)))
+
+
+class PolygonTool(Tool):
+    """Click vertices; drag with the button held to add vertices freehand. Close by clicking
+    the first vertex or Enter; Backspace removes the last vertex; Esc cancels."""
+
+    name = "polygon"
+
+    def __init__(self, host: Host) -> None:
+        super().__init__(host)
+        self.points: list[QPointF] = []
+        self._cursor: QPointF | None = None
+        self._freehand = False
+
+    def busy(self) -> bool:
+        return bool(self.points)
+
+    def press(self, ev: CanvasEvent) -> None:
+        if ev.button != Qt.MouseButton.LeftButton:
+            return
+        pos = self._clamp(ev.pos)
+        if len(self.points) >= 3 and self._near_first(pos):
+            self.finish()
+            return
+        self.points.append(pos)
+        self._show()
+
+    def move(self, ev: CanvasEvent, dragging: bool) -> None:
+        self._cursor = self._clamp(ev.pos)
+        if dragging and self.points:
+            last = self.points[-1]
+            step = FREEHAND_SPACING / self.host.scale
+            if (self._cursor - last).manhattanLength() >= step:
+                self.points.append(self._cursor)
+                self._freehand = True
+        self._show()
+
+    def key(self, key: int, modifiers) -> bool:
+        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.points:
+            self.finish()
+        elif key == Qt.Key.Key_Escape and self.points:
+            self.cancel()
+        elif key == Qt.Key.Key_Backspace and self.points:
+            self.points.pop()
+            self._show()
+        else:
+            return False
+        return True
+
+    def finish(self) -> None:
+        if len(self.points) < 3:
+            self.session.message.emit("A polygon needs at least 3 vertices")
+            return
+        ring = tuple((p.x(), p.y()) for p in self.points)
+        shape = from_shapely(to_shapely(Polygons(((ring,),))))  # self-crossings repaired
+        if shape is not None and self._freehand:
+            shape = simplify(shape, 0.5 / self.host.scale)  # freehand: drop sub-pixel wiggles
+        self.cancel()
+        if shape is None:
+            self.session.message.emit("That polygon has no area; nothing added")
+            return
+        self._add(shape, "Add polygon")
+
+    def cancel(self) -> None:
+        self.points = []
+        self._freehand = False
+        super().cancel()
+
+    def _near_first(self, pos: QPointF) -> bool:
+        d = pos - self.points[0]
+        return (d.x() ** 2 + d.y() ** 2) ** 0.5 * self.host.scale <= CLOSE_DISTANCE
+
+    def _show(self) -> None:
+        path = QPainterPath()
+        if self.points:
+            path.addPolygon(QPolygonF(self.points + ([self._cursor] if self._cursor else [])))
+        color = self.host.category_color(self.session.current_category_id)
+        self.host.preview.show_path(path, color, first_vertex=self.points[0] if self.points else None)
+
+
+class RectangleTool(Tool):
+    name = "rectangle"
+
+    def __init__(self, host: Host) -> None:
+        super().__init__(host)
+        self.anchor: QPointF | None = None
+
+    def busy(self) -> bool:
+        return self.anchor is not None
+
+    def press(self, ev: CanvasEvent) -> None:
+        if ev.button == Qt.MouseButton.LeftButton:
+            self.anchor = self._clamp(ev.pos)
+
+    def move(self, ev: CanvasEvent, dragging: bool) -> None:
+        if self.anchor is not None:
+            path = QPainterPath()
+            path.addRect(QRectF(self.anchor, self._clamp(ev.pos)).normalized())
+            self.host.preview.show_path(path, self.host.category_color(self.session.current_category_id))
+
+    def release(self, ev: CanvasEvent) -> None:
+        if self.anchor is None:
+            return
+        a, b = self.anchor, self._clamp(ev.pos)
+        self.cancel()
+        if min(abs(a.x() - b.x()), abs(a.y() - b.y())) * self.host.scale < 3:
+            return  # a click, not a rectangle
+        self._add(Polygons.rectangle(a.x(), a.y(), b.x(), b.y()), "Add rectangle")
+
+    def key(self, key: int, modifiers) -> bool:
+        if key == Qt.Key.Key_Escape and self.anchor is not None:
+            self.cancel()
+            return True
+        return False
+
+    def cancel(self) -> None:
+        self.anchor = None
+        super().cancel()
+
+
+class BrushTool(Tool):
+    """Paint a mask: a new instance, or more of the selected one. With ``erase`` the stroke
+    is cut out of the selected instance. A stroke (press to release) is one undo step."""
+
+    def __init__(self, host: Host, erase: bool = False) -> None:
+        super().__init__(host)
+        self.erase = erase
+        self.name = "eraser" if erase else "brush"
+        self.stroke: list[QPointF] = []
+
+    def busy(self) -> bool:
+        return bool(self.stroke)
+
+    def press(self, ev: CanvasEvent) -> None:
+        if ev.button != Qt.MouseButton.LeftButton:
+            return
+        if self.erase and len(self.session.selection) != 1:
+            self.session.message.emit("Select the instance to erase from first")
+            return
+        self.stroke = [ev.pos]
+        self._show(ev.pos)
+
+    def move(self, ev: CanvasEvent, dragging: bool) -> None:
+        if self.stroke and dragging:
+            self.stroke.append(ev.pos)
+        self._show(ev.pos)
+
+    def release(self, ev: CanvasEvent) -> None:
+        if not self.stroke:
+            return
+        points, self.stroke = self.stroke, []
+        self.host.preview.clear()
+        image = self.session.image
+        if image is None:
+            return
+        geom = (shapely.Point(points[0].x(), points[0].y()) if len(points) == 1
+                else shapely.LineString([(p.x(), p.y()) for p in points]))
+        w, h = self.host.image_size()
+        geom = geom.buffer(self.host.brush_radius).intersection(shapely.box(0, 0, w, h))
+        stroke = from_shapely(geom)
+        if stroke is None:
+            return
+        selected = self.session.selected_instances()
+        target = selected[0] if len(selected) == 1 else None
+        if self.erase:
+            left = subtract(target.shape, stroke, h, w)  # type: ignore[union-attr]
+            if left is None:
+                self.session.push(commands.delete_instances([target], "Erase"))  # type: ignore[list-item]
+            else:
+                self.session.push(commands.paint_mask(target, left, erase=True))  # type: ignore[arg-type]
+        elif target is not None:
+            self.session.push(commands.paint_mask(target, union(target.shape, stroke, h, w)))
+        else:
+            self._add(to_rle(stroke, h, w), "Paint")
+
+    def _show(self, pos: QPointF) -> None:
+        r = self.host.brush_radius
+        cursor = QPainterPath()
+        cursor.addEllipse(pos, r, r)
+        self.host.preview.show_cursor(cursor)
+        if self.stroke:
+            line = QPainterPath(self.stroke[0])
+            for p in self.stroke[1:]:
+                line.lineTo(p)
+            stroker = QPainterPathStroker()
+            stroker.setWidth(2 * r)
+            stroker.setCapStyle(Qt.PenCapStyle.RoundCap)
+            stroker.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
+            area = stroker.createStroke(line) if len(self.stroke) > 1 else cursor
+            color = QColor("#ffffff") if self.erase else self.host.category_color(self._stroke_category())
+            self.host.preview.show_path(area, color, filled=True)
+
+    def _stroke_category(self) -> int | None:
+        selected = self.session.selected_instances()
+        return selected[0].category_id if len(selected) == 1 else self.session.current_category_id
+
+    def cancel(self) -> None:
+        self.stroke = []
+        self.host.preview.clear()
+        self.host.preview.show_cursor(QPainterPath())
+
+
+class EditTool(Tool):
+    """Select, move shapes and edit vertices: drag a vertex, press on an edge to insert a
+    vertex (and drag it), Shift-click or Del removes the highlighted vertex, drag inside a
+    shape to move it. Holes are rings like any other."""
+
+    name = "edit"
+    cursor = Qt.CursorShape.ArrowCursor
+
+    def __init__(self, host: Host) -> None:
+        super().__init__(host)
+        self.mode: str | None = None  # "vertex" | "move" | None
+        self.address = None
+        self.start = QPointF()
+        self.shape = None
+        self.label = ""
+
+    def busy(self) -> bool:
+        return self.mode is not None
+
+    def press(self, ev: CanvasEvent) -> None:
+        if ev.button != Qt.MouseButton.LeftButton:
+            return
+        tol = GRAB_DISTANCE / self.host.scale
+        editable = self.host.selection_item.editable
+        x, y = ev.pos.x(), ev.pos.y()
+        if editable is not None:
+            instance, shape = editable
+            vertex = nearest_vertex(shape, x, y, tol)
+            if vertex is not None and ev.modifiers & Qt.KeyboardModifier.ShiftModifier:
+                self.host.selection_item.set_active_vertex(vertex)
+                self.delete_active_vertex()
+                return
+            if vertex is not None:
+                self._begin("vertex", ev.pos, shape, "Move vertex", vertex)
+                return
+            edge = nearest_edge(shape, x, y, tol)
+            if edge is not None:
+                new_shape, address = insert_vertex(shape, edge[0], *edge[1])
+                self._begin("vertex", ev.pos, new_shape, "Insert vertex", address)
+                self.host.selection_item.set_preview(instance.id, new_shape)  # type: ignore[arg-type]
+                return
+        hit = self.host.hit(ev.pos)
+        if hit is None:
+            self.session.select([])
+            return
+        if ev.modifiers & Qt.KeyboardModifier.ControlModifier:
+            ids = list(self.session.selection)
+            self.session.select([i for i in ids if i != hit] if hit in ids else ids + [hit])
+            return
+        if hit not in self.session.selection:
+            self.session.select([hit])
+        self._begin("move", ev.pos, self.session.instances[hit].shape, "Move shape", None)
+
+    def _begin(self, mode: str, pos: QPointF, shape, label: str, address) -> None:
+        self.mode, self.start, self.shape, self.label, self.address = mode, pos, shape, label, address
+        self.host.selection_item.set_active_vertex(address)
+
+    def move(self, ev: CanvasEvent, dragging: bool) -> None:
+        item = self.host.selection_item
+        if self.mode is None:
+            editable = item.editable
+            if editable is not None:  # highlight the vertex under the cursor
+                item.set_active_vertex(nearest_vertex(editable[1], ev.pos.x(), ev.pos.y(),
+                                                      GRAB_DISTANCE / self.host.scale))
+            return
+        target = self._target()
+        if target is None:
+            return
+        if self.mode == "vertex":
+            p = self._clamp(ev.pos)
+            item.set_preview(target.id, move_vertex(self.shape, self.address, p.x(), p.y()))  # type: ignore[arg-type]
+        elif isinstance(self.shape, Polygons):
+            d = ev.pos - self.start
+            item.set_preview(target.id, translate(self.shape, d.x(), d.y()))  # type: ignore[arg-type]
+
+    def release(self, ev: CanvasEvent) -> None:
+        mode, self.mode = self.mode, None
+        target = self._target()
+        if mode is None or target is None:
+            return
+        d = ev.pos - self.start
+        if mode == "vertex":
+            p = self._clamp(ev.pos)
+            moved = d.manhattanLength() * self.host.scale >= 1
+            shape = move_vertex(self.shape, self.address, p.x(), p.y()) if moved else self.shape  # type: ignore[arg-type]
+            if shape != target.shape:
+                self.session.push(commands.edit_shape(target, shape, self.label))
+        elif d.manhattanLength() * self.host.scale >= 2:  # a click on a shape only selects it
+            self.session.push(commands.edit_shape(target, translate(target.shape, d.x(), d.y()), "Move shape"))
+        else:
+            self.host.selection_item.set_preview(target.id, target.shape)  # type: ignore[arg-type]
+
+    def _target(self) -> Instance | None:
+        selected = self.session.selected_instances()
+        return selected[0] if len(selected) == 1 else None
+
+    def delete_active_vertex(self) -> bool:
+        item = self.host.selection_item
+        editable, address = item.editable, item.active_vertex
+        if editable is None or address is None:
+            return False
+        instance = self._target()
+        shape = delete_vertex(editable[1], address)
+        if instance is None:
+            return False
+        if shape is None:
+            self.session.message.emit("That is the last ring of the shape: press Del again to delete the instance")
+            item.set_active_vertex(None)
+            return True
+        self.session.push(commands.edit_shape(instance, shape, "Delete vertex"))
+        return True
+
+    def key(self, key: int, modifiers) -> bool:
+        if key == Qt.Key.Key_Escape:
+            if self.mode is not None:
+                self.mode = None
+                target = self._target()
+                if target is not None:
+                    self.host.selection_item.set_preview(target.id, target.shape)  # type: ignore[arg-type]
+            else:
+                self.session.select([])
+            return True
+        return False
+
+    def cancel(self) -> None:
+        self.mode = None
+        super().cancel()

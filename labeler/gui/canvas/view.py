@@ -1,0 +1,280 @@
+"""The canvas: image, shapes, selection and tool preview in one QGraphicsView.
+
+Scene coordinates are image pixel coordinates. The view zooms around the cursor with the
+wheel, pans with the middle button or space-drag, and passes everything else to the active
+tool (tools.py). It redraws from the Session's signals; it never writes the store.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QPainter
+from PySide6.QtWidgets import QFrame, QGraphicsScene, QGraphicsSimpleTextItem, QGraphicsView
+
+from ...core.commands import delete_instances
+from ...core.entities import ImageRecord, InstanceStatus
+from ..session import Session
+from .image_layer import ImageLayer, ImageLoader
+from .items import PreviewItem, SelectionItem
+from .shape_layer import ShapeLayer
+from .tools import BrushTool, CanvasEvent, EditTool, PolygonTool, RectangleTool, Tool
+
+MAX_ZOOM = 64.0  # screen pixels per image pixel
+WHEEL_STEP = 1.0015  # zoom factor per 1/8 degree of wheel rotation (1.2 per notch)
+
+
+class CanvasView(QGraphicsView):
+    cursorMoved = Signal(float, float)  # image coordinates
+    zoomChanged = Signal(float)  # screen pixels per image pixel
+    toolChanged = Signal(str)
+    loadingChanged = Signal(bool)  # full-resolution pixels still on their way
+    imageFailed = Signal(str)
+
+    def __init__(self, session: Session, parent=None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.setScene(QGraphicsScene(self))
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setBackgroundBrush(QColor("#2b2b2b"))
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setMouseTracking(True)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setOptimizationFlag(QGraphicsView.OptimizationFlag.DontSavePainterState)
+
+        self.image_layer = ImageLayer()
+        self.shape_layer = ShapeLayer()
+        self.selection_item = SelectionItem()
+        self.preview = PreviewItem()
+        self.notice = QGraphicsSimpleTextItem()
+        self.notice.setFlag(QGraphicsSimpleTextItem.GraphicsItemFlag.ItemIgnoresTransformations)
+        self.notice.setBrush(QColor("#ffb0b0"))
+        for z, item in enumerate((self.image_layer, self.shape_layer, self.selection_item,
+                                  self.preview, self.notice)):
+            item.setZValue(z)
+            self.scene().addItem(item)
+
+        self.loader = ImageLoader(self)
+        self.loader.loaded.connect(self._on_pixels)
+        self.loader.failed.connect(self._on_failed)
+        self._request = -1
+
+        self.brush_radius = 8.0
+        self.tools: dict[str, Tool] = {t.name: t for t in (
+            EditTool(self), PolygonTool(self), RectangleTool(self), BrushTool(self), BrushTool(self, erase=True))}
+        self.tool: Tool = self.tools["edit"]
+        self._space = False
+        self._pan_from: QPointF | None = None
+
+        session.imageChanged.connect(self.show_image)
+        session.instancesChanged.connect(self._on_instances)
+        session.selectionChanged.connect(lambda _ids: self._refresh_selection())
+        session.visibilityChanged.connect(self._reload_shapes)
+        session.categoriesChanged.connect(self._on_categories)
+
+    # --- Host interface for the tools -----------------------------------------------------
+
+    @property
+    def scale(self) -> float:
+        return self.transform().m11()
+
+    def hit(self, pos: QPointF) -> int | None:
+        ids = set(self.session.selection)
+        hit = self.shape_layer.instance_at(pos, 4.0 / self.scale)
+        if ids:  # the selection is drawn live, not in the layer: test it too, it is on top
+            selected = self.selection_item.instance_at(pos, 4.0 / self.scale)
+            if selected is not None:
+                return selected
+        return hit
+
+    def image_size(self) -> tuple[int, int]:
+        image = self.session.image
+        return (image.width, image.height) if image else (0, 0)
+
+    def category_color(self, category_id: int | None) -> QColor:
+        category = self.session.category(category_id) if category_id is not None else None
+        return QColor(category.color if category else "#ffffff")
+
+    # --- tools -------------------------------------------------------------------------
+
+    def set_tool(self, name: str) -> None:
+        self.tool.cancel()
+        self.tool = self.tools[name]
+        self.viewport().setCursor(self.tool.cursor)
+        self.toolChanged.emit(name)
+
+    def set_brush_radius(self, radius: float) -> None:
+        self.brush_radius = float(min(max(radius, 1.0), 500.0))
+
+    def delete_pressed(self) -> None:
+        """Del: a highlighted vertex first, else the selected instances."""
+        tool = self.tools["edit"]
+        if self.tool is tool and tool.delete_active_vertex():  # type: ignore[attr-defined]
+            return
+        selected = self.session.selected_instances()
+        if selected:
+            self.session.push(delete_instances(selected, "Delete instance" if len(selected) == 1
+                                               else f"Delete {len(selected)} instances"))
+
+    # --- image and shapes ----------------------------------------------------------------
+
+    def show_image(self, image: ImageRecord | None) -> None:
+        self.tool.cancel()
+        self.notice.setText("")
+        if image is None:
+            self.image_layer.set_size(0, 0)
+            self.image_layer.set_pyramid(None)
+            self.shape_layer.set_shapes(0, 0, [], {})
+            return
+        w, h = image.width, image.height
+        margin = max(w, h)
+        self.scene().setSceneRect(QRectF(-margin, -margin, w + 2 * margin, h + 2 * margin))
+        self.image_layer.set_size(w, h)
+        self.image_layer.set_pyramid(None)
+        self._request = self.loader.load(self.session.image_path(image), (w, h))
+        self.loadingChanged.emit(True)
+        self._reload_shapes()
+        self.fit()
+
+    def _on_pixels(self, request: int, pyramid) -> None:
+        if request != self._request:
+            return
+        self.image_layer.set_pyramid(pyramid)
+        if not pyramid.is_preview:
+            self.loadingChanged.emit(False)
+
+    def _on_failed(self, request: int, message: str) -> None:
+        if request != self._request:
+            return
+        self.loadingChanged.emit(False)
+        self.notice.setText(message)
+        self.notice.setPos(0, 0)
+        self.imageFailed.emit(message)
+
+    def _colors(self) -> dict[int, QColor]:
+        return {cid: QColor(c.color) for cid, c in self.session.categories.items()}
+
+    def _reload_shapes(self) -> None:
+        w, h = self.image_size()
+        self.shape_layer.set_shapes(w, h, self.session.visible_instances(), self._colors(),
+                                    excluded=self.session.selection)
+        self._refresh_selection()
+
+    def _on_instances(self, changed, removed) -> None:
+        visible = {i.id for i in self.session.visible_instances()}
+        shown = [i for i in changed if i.id in visible]
+        gone = set(removed) | {i.id for i in changed if i.id not in visible}
+        self.shape_layer.update_instances(shown, gone)
+        self._refresh_selection()
+
+    def _on_categories(self) -> None:
+        self.shape_layer.set_colors(self._colors())
+        self._refresh_selection()
+
+    def _refresh_selection(self) -> None:
+        visible = {i.id for i in self.session.visible_instances()}
+        selected = [i for i in self.session.selected_instances()
+                    if i.id in visible and i.status != InstanceStatus.REJECTED]
+        colors = self._colors()
+        self.selection_item.set_instances([(i, colors.get(i.category_id, QColor("#ffffff"))) for i in selected])
+        self.shape_layer.set_excluded([i.id for i in selected])
+
+    def set_fill_opacity(self, percent: int) -> None:
+        alpha = round(255 * percent / 100)
+        self.shape_layer.set_fill_alpha(alpha)
+        self.selection_item.fill_alpha = alpha
+        self._refresh_selection()
+
+    # --- zoom and pan ------------------------------------------------------------------
+
+    def fit(self) -> None:
+        w, h = self.image_size()
+        if w and h:
+            self.fitInView(QRectF(0, 0, w, h), Qt.AspectRatioMode.KeepAspectRatio)
+            self._scale_changed()
+
+    def zoom_by(self, factor: float, anchor: QPointF | None = None) -> None:
+        w, h = self.image_size()
+        fit = min(self.viewport().width() / max(w, 1), self.viewport().height() / max(h, 1))
+        target = min(max(self.scale * factor, fit / 4), MAX_ZOOM)
+        factor = target / self.scale
+        if anchor is None:
+            self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        self.scale_view(factor)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+
+    def scale_view(self, factor: float) -> None:
+        super().scale(factor, factor)
+        self._scale_changed()
+
+    def _scale_changed(self) -> None:
+        self.shape_layer.view_moved()
+        self.selection_item.set_view_scale(self.scale)
+        self.preview.set_view_scale(self.scale)
+        self.zoomChanged.emit(self.scale)
+
+    def pan_by(self, dx: float, dy: float) -> None:
+        """Move the picture by (dx, dy) screen pixels."""
+        h, v = self.horizontalScrollBar(), self.verticalScrollBar()
+        h.setValue(round(h.value() - dx))
+        v.setValue(round(v.value() - dy))
+
+    def scrollContentsBy(self, dx: int, dy: int) -> None:
+        super().scrollContentsBy(dx, dy)
+        self.shape_layer.view_moved()
+
+    def wheelEvent(self, event) -> None:
+        self.zoom_by(WHEEL_STEP ** event.angleDelta().y(), event.position())
+
+    # --- events ------------------------------------------------------------------------
+
+    def _event(self, event) -> CanvasEvent:
+        return CanvasEvent(self.mapToScene(event.position().toPoint()), event.button(), event.modifiers())
+
+    def mousePressEvent(self, event) -> None:
+        if event.button() == Qt.MouseButton.MiddleButton or (self._space and event.button() == Qt.MouseButton.LeftButton):
+            self._pan_from = event.position()
+            self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
+            return
+        self.setFocus()
+        self.tool.press(self._event(event))
+
+    def mouseMoveEvent(self, event) -> None:
+        if self._pan_from is not None:
+            d = event.position() - self._pan_from
+            self._pan_from = event.position()
+            self.pan_by(d.x(), d.y())
+            return
+        ev = self._event(event)
+        self.cursorMoved.emit(ev.pos.x(), ev.pos.y())
+        self.tool.move(ev, bool(event.buttons() & Qt.MouseButton.LeftButton))
+
+    def mouseReleaseEvent(self, event) -> None:
+        if self._pan_from is not None:
+            self._pan_from = None
+            self.viewport().setCursor(Qt.CursorShape.OpenHandCursor if self._space else self.tool.cursor)
+            return
+        self.tool.release(self._event(event))
+
+    def mouseDoubleClickEvent(self, event) -> None:
+        self.mousePressEvent(event)
+
+    def keyPressEvent(self, event) -> None:
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space = True
+            self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
+            return
+        if self.tool.key(event.key(), event.modifiers()):
+            return
+        super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event) -> None:
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space = False
+            self.viewport().setCursor(self.tool.cursor)
+            return
+        super().keyReleaseEvent(event)
+
+    def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
+        painter.fillRect(rect, self.backgroundBrush())
