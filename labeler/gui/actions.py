@@ -1,0 +1,63 @@
+"""Every command of the window with its keys, in one table.
+
+The main window builds its menus, toolbar and shortcuts from this table, and the shortcut
+sheet (F1 or ?) lists it, so the sheet cannot drift from what the keys really do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    name: str  # the MainWindow slot is "do_<name>"
+    text: str
+    keys: tuple[str, ...] = ()
+    menu: str = "Edit"
+    checkable: bool = False
+    toolbar: str = ""  # its short label on the toolbar; empty: not on the toolbar
+
+
+MENUS = ("File", "Edit", "Image", "Tools", "View", "Help")
+
+ACTIONS: tuple[ActionSpec, ...] = (
+    ActionSpec("prev_image", "Previous image", ("A",), "Image"),
+    ActionSpec("next_image", "Next image", ("D",), "Image"),
+    ActionSpec("accept_image", "Mark image accepted, go to the next unreviewed",
+               ("Ctrl+Return", "Ctrl+Enter"), "Image", toolbar="Accept image"),
+    ActionSpec("search", "Search images by name", ("Ctrl+F",), "Image"),
+    ActionSpec("undo", "Undo", ("Ctrl+Z",), "Edit", toolbar="Undo"),
+    ActionSpec("redo", "Redo", ("Ctrl+Shift+Z", "Ctrl+Y"), "Edit", toolbar="Redo"),
+    ActionSpec("delete", "Delete vertex or instance", ("Delete",), "Edit"),
+    ActionSpec("change_class", "Change class of the selection...", ("C",), "Edit"),
+    ActionSpec("tool_edit", "Select and edit tool", ("V",), "Tools", checkable=True, toolbar="Select"),
+    ActionSpec("tool_polygon", "Polygon tool", ("P",), "Tools", checkable=True, toolbar="Polygon"),
+    ActionSpec("tool_rectangle", "Rectangle tool", ("R",), "Tools", checkable=True, toolbar="Rectangle"),
+    ActionSpec("tool_brush", "Brush tool (masks)", ("B",), "Tools", checkable=True, toolbar="Brush"),
+    ActionSpec("tool_eraser", "Eraser tool", ("E",), "Tools", checkable=True, toolbar="Eraser"),
+    ActionSpec("brush_smaller", "Smaller brush", ("[",), "Tools"),
+    ActionSpec("brush_bigger", "Bigger brush", ("]",), "Tools"),
+    ActionSpec("fit", "Fit image to window", ("F",), "View", toolbar="Fit"),
+    ActionSpec("zoom_in", "Zoom in", ("+", "="), "View"),
+    ActionSpec("zoom_out", "Zoom out", ("-",), "View"),
+    ActionSpec("hide_all", "Hide all shapes", ("H",), "View", checkable=True),
+    ActionSpec("shortcuts", "Keyboard shortcuts", ("F1", "?"), "Help"),
+    ActionSpec("quit", "Quit", ("Ctrl+Q",), "File"),
+)
+
+CLASS_KEYS = "Pick class 1-9 for new shapes; relabels the selection"
+
+# Keys the canvas and its tools handle themselves (not window actions).
+CANVAS_KEYS: tuple[tuple[str, str], ...] = (
+    ("1 ... 9", CLASS_KEYS),
+    ("Wheel", "Zoom around the cursor"),
+    ("Middle drag / Space + drag", "Pan"),
+    ("Click", "Polygon: add a vertex. Edit: select (Ctrl+click adds to the selection)"),
+    ("Drag with the button held", "Polygon: add vertices freehand. Edit: move a vertex or the shape"),
+    ("Click the first vertex / Enter", "Close the polygon"),
+    ("Backspace", "Polygon: remove the last vertex"),
+    ("Esc", "Cancel the shape being drawn, or clear the selection"),
+    ("Click on an edge", "Edit: insert a vertex there"),
+    ("Shift+click a vertex", "Edit: delete that vertex"),
+)

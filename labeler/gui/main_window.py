@@ -1,0 +1,317 @@
+"""The main window: docks, actions and status bar wired to the Session and the canvas.
+
+Layout and wiring only; what happens lives in the Session (state and commands), the canvas
+and its tools (drawing and editing) and the widgets (lists and panels).
+"""
+
+from __future__ import annotations
+
+import os
+
+from PySide6.QtCore import QByteArray, QSettings, QStandardPaths, Qt
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget, QInputDialog, QLabel, QMainWindow, QProgressBar, QSlider, QWidget,
+)
+
+from ..core.commands import relabel
+from ..core.entities import ImageRecord, ImageStatus
+from ..store import ProjectStore
+from .actions import ACTIONS, MENUS
+from .canvas.view import CanvasView
+from .session import Session
+from .widgets.category_panel import CategoryPanel
+from .widgets.image_browser import ImageBrowser
+from .widgets.instance_list import InstanceList
+from .widgets.shortcut_sheet import ShortcutSheet
+
+
+def settings() -> QSettings:
+    """One ini file; LABELER_SETTINGS points elsewhere (tests use a temporary one)."""
+    path = os.environ.get("LABELER_SETTINGS") or os.path.join(
+        QStandardPaths.writableLocation(QStandardPaths.StandardLocation.GenericConfigLocation),
+        "labeler", "labeler.ini")
+    return QSettings(path, QSettings.Format.IniFormat)
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, store: ProjectStore) -> None:
+        super().__init__()
+        self.store = store
+        self.session = Session(store, self)
+        self.images: dict[int, ImageRecord] = {i.id: i for i in store.images()}  # type: ignore[misc]
+        self.setWindowTitle(f"labeler - {store.project_dir.name}")
+
+        self.canvas = CanvasView(self.session)
+        self.setCentralWidget(self.canvas)
+        self.browser = ImageBrowser(store.image_path)
+        self.instance_list = InstanceList(self.session)
+        self.categories = CategoryPanel(self.session)
+        self.browser_dock = self._dock("Images", self.browser, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.instance_dock = self._dock("Instances", self.instance_list, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.category_dock = self._dock("Classes", self.categories, Qt.DockWidgetArea.RightDockWidgetArea)
+
+        self.actions_: dict[str, QAction] = {}
+        self._build_actions()
+        self._build_status_bar()
+        self._wire()
+        self._restore()
+        self.browser.set_images(list(self.images.values()))
+        self.open_image(self._first_image())
+
+    # --- construction ------------------------------------------------------------------
+
+    def _dock(self, title: str, widget: QWidget, area) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock_{title.lower()}")  # saveState needs names
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _build_actions(self) -> None:
+        menus = {name: self.menuBar().addMenu(name) for name in MENUS}
+        toolbar = self.addToolBar("Tools")
+        toolbar.setObjectName("toolbar_tools")
+        tools = QActionGroup(self)
+        for spec in ACTIONS:
+            action = QAction(spec.text, self)
+            action.setShortcuts([QKeySequence(k) for k in spec.keys])
+            action.setToolTip(f"{spec.text} ({', '.join(spec.keys)})" if spec.keys else spec.text)
+            action.setCheckable(spec.checkable)
+            action.triggered.connect(getattr(self, f"do_{spec.name}"))
+            if spec.name.startswith("tool_"):
+                tools.addAction(action)
+            menus[spec.menu].addAction(action)
+            if spec.toolbar:
+                action.setIconText(spec.toolbar)
+                toolbar.addAction(action)
+            self.actions_[spec.name] = action
+        for n in range(1, 10):  # 1-9: pick a class (and relabel the selection)
+            action = QAction(f"Class {n}", self)
+            action.setShortcut(QKeySequence(str(n)))
+            action.triggered.connect(lambda _=False, n=n: self.pick_class(n))
+            self.addAction(action)
+        toolbar.addSeparator()
+        toolbar.addWidget(QLabel(" Brush "))
+        self.brush_slider = self._slider(1, 200, 8, "Brush radius in image pixels ([ and ])")
+        self.brush_slider.valueChanged.connect(self.canvas.set_brush_radius)
+        toolbar.addWidget(self.brush_slider)
+        toolbar.addWidget(QLabel(" Opacity "))
+        self.opacity_slider = self._slider(0, 100, 35, "Fill opacity of the shapes")
+        self.opacity_slider.valueChanged.connect(self.canvas.set_fill_opacity)
+        toolbar.addWidget(self.opacity_slider)
+        self.actions_["tool_edit"].setChecked(True)
+
+    def _slider(self, low: int, high: int, value: int, tip: str) -> QSlider:
+        slider = QSlider(Qt.Orientation.Horizontal)
+        slider.setRange(low, high)
+        slider.setValue(value)
+        slider.setFixedWidth(110)
+        slider.setToolTip(tip)
+        slider.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        return slider
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.position_label, self.zoom_label, self.size_label, self.count_label = (
+            QLabel(), QLabel(), QLabel(), QLabel())
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 0)  # busy indicator while pixels are decoded
+        self.progress.setMaximumWidth(120)
+        self.progress.setFormat("loading")
+        self.progress.hide()
+        for widget in (self.progress, self.position_label, self.zoom_label, self.size_label, self.count_label):
+            bar.addPermanentWidget(widget)
+
+    def _wire(self) -> None:
+        s = self.session
+        self.browser.imageActivated.connect(self.open_image)
+        s.imageStatusChanged.connect(self._on_status)
+        s.instancesChanged.connect(lambda *_: self._update_counts())
+        s.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
+        s.historyChanged.connect(self._update_undo)
+        self.canvas.cursorMoved.connect(lambda x, y: self.position_label.setText(f"x {x:.1f}  y {y:.1f}"))
+        self.canvas.zoomChanged.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f}%"))
+        self.canvas.loadingChanged.connect(self.progress.setVisible)
+        self.canvas.imageFailed.connect(lambda text: self.statusBar().showMessage(text, 15000))
+        self.canvas.toolChanged.connect(lambda name: self.actions_[f"tool_{name}"].setChecked(True))
+
+    # --- settings ----------------------------------------------------------------------
+
+    def _restore(self) -> None:
+        st = settings()
+        geometry, state = st.value("window/geometry"), st.value("window/state")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1400, 850)
+            self.resizeDocks([self.browser_dock, self.instance_dock], [240, 330], Qt.Orientation.Horizontal)
+        if isinstance(state, QByteArray):
+            self.restoreState(state)
+        self.brush_slider.setValue(int(st.value("canvas/brush_radius", 8)))
+        self.opacity_slider.setValue(int(st.value("canvas/opacity", 35)))
+
+    def save_settings(self) -> None:
+        st = settings()
+        st.setValue("window/geometry", self.saveGeometry())
+        st.setValue("window/state", self.saveState())
+        st.setValue("canvas/brush_radius", self.brush_slider.value())
+        st.setValue("canvas/opacity", self.opacity_slider.value())
+        if self.session.image is not None:
+            st.setValue(f"projects/{self.store.project_dir.resolve().as_posix()}/last_image", self.session.image.id)
+        st.sync()
+
+    def closeEvent(self, event) -> None:
+        self.canvas.tool.cancel()
+        self.save_settings()
+        super().closeEvent(event)
+
+    def _first_image(self) -> int | None:
+        key = f"projects/{self.store.project_dir.resolve().as_posix()}/last_image"
+        last = settings().value(key)
+        if last is not None and int(last) in self.images:
+            return int(last)
+        pending = [i for i in self.browser.visible_ids() if self.images[i].status != ImageStatus.ACCEPTED]
+        return pending[0] if pending else next(iter(self.images), None)
+
+    # --- images ------------------------------------------------------------------------
+
+    def open_image(self, image_id: int | None) -> None:
+        if image_id is not None and self.session.image is not None and image_id == self.session.image.id:
+            return
+        self.canvas.tool.cancel()
+        self.session.open_image(image_id)
+        if image_id is not None:
+            self.browser.set_current(image_id)
+            image = self.images[image_id]
+            self.size_label.setText(f"{image.width} x {image.height}")
+            self.setWindowTitle(f"{image.path} - labeler - {self.store.project_dir.name}")
+        self._update_counts()
+
+    def _on_status(self, image: ImageRecord) -> None:
+        self.images[image.id] = image  # type: ignore[index]
+        self.browser.update_image(image)
+        self._update_counts()
+
+    def _update_counts(self) -> None:
+        accepted = sum(1 for i in self.images.values() if i.status == ImageStatus.ACCEPTED)
+        here = len(self.session.instances)
+        self.count_label.setText(f"{here} instances here  |  {accepted}/{len(self.images)} images accepted")
+
+    def _update_undo(self) -> None:
+        history = self.session.history
+        for name, label in (("undo", history.undo_label if history else None),
+                            ("redo", history.redo_label if history else None)):
+            action = self.actions_[name]
+            action.setEnabled(label is not None)
+            action.setText(f"{name.capitalize()} {label}" if label else name.capitalize())
+
+    def _step(self, step: int) -> None:
+        current = self.session.image.id if self.session.image else None
+        target = self.browser.neighbour(current, step) if current is not None else None
+        if target is None:
+            self.session.message.emit("No more images in that direction" + (
+                " (the image list is filtered)" if self.browser.filter_combo.currentIndex() else ""))
+            return
+        self.open_image(target)
+
+    # --- actions -----------------------------------------------------------------------
+
+    def do_prev_image(self) -> None:
+        self._step(-1)
+
+    def do_next_image(self) -> None:
+        self._step(+1)
+
+    def do_accept_image(self) -> None:
+        image = self.session.image
+        if image is None:
+            return
+        self.session.mark_image(ImageStatus.ACCEPTED)
+        order = self.browser.visible_ids() or list(self.images)
+        start = order.index(image.id) + 1 if image.id in order else 0
+        for iid in order[start:] + order[:start]:
+            if self.images[iid].status != ImageStatus.ACCEPTED:
+                self.open_image(iid)
+                return
+        self.session.message.emit("Image accepted. Every image in the list is accepted now.")
+
+    def do_search(self) -> None:
+        self.browser_dock.show()
+        self.browser.search_edit.setFocus()
+        self.browser.search_edit.selectAll()
+
+    def do_undo(self) -> None:
+        self.canvas.tool.cancel()
+        self.session.undo()
+
+    def do_redo(self) -> None:
+        self.canvas.tool.cancel()
+        self.session.redo()
+
+    def do_delete(self) -> None:
+        self.canvas.delete_pressed()
+
+    def do_change_class(self) -> None:
+        selected = self.session.selected_instances()
+        if not selected:
+            self.session.message.emit("Select an instance first")
+            return
+        names = [c.name for c in self.session.categories.values()]
+        name, ok = QInputDialog.getItem(self, "Change class", "Class:", names, 0, False)
+        if ok:
+            category = next(c for c in self.session.categories.values() if c.name == name)
+            self.session.push(relabel(selected, category.id))  # type: ignore[arg-type]
+
+    def pick_class(self, n: int) -> None:
+        ids = list(self.session.categories)
+        if n > len(ids):
+            self.session.message.emit(f"There is no class {n}: add one in the Classes panel")
+            return
+        self.session.set_current_category(ids[n - 1])
+        selected = self.session.selected_instances()
+        if selected:
+            self.session.push(relabel(selected, ids[n - 1]))
+
+    def _tool(self, name: str) -> None:
+        self.canvas.set_tool(name)
+
+    def do_tool_edit(self) -> None:
+        self._tool("edit")
+
+    def do_tool_polygon(self) -> None:
+        self._tool("polygon")
+
+    def do_tool_rectangle(self) -> None:
+        self._tool("rectangle")
+
+    def do_tool_brush(self) -> None:
+        self._tool("brush")
+
+    def do_tool_eraser(self) -> None:
+        self._tool("eraser")
+
+    def do_brush_smaller(self) -> None:
+        self.brush_slider.setValue(max(1, round(self.brush_slider.value() / 1.25)))
+
+    def do_brush_bigger(self) -> None:
+        self.brush_slider.setValue(max(self.brush_slider.value() + 1, round(self.brush_slider.value() * 1.25)))
+
+    def do_fit(self) -> None:
+        self.canvas.fit()
+
+    def do_zoom_in(self) -> None:
+        self.canvas.zoom_by(1.25)
+
+    def do_zoom_out(self) -> None:
+        self.canvas.zoom_by(0.8)
+
+    def do_hide_all(self) -> None:
+        self.session.toggle_hide_all()
+        self.actions_["hide_all"].setChecked(self.session.hide_all)
+
+    def do_shortcuts(self) -> None:
+        ShortcutSheet(self).exec()
+
+    def do_quit(self) -> None:
+        self.close()
