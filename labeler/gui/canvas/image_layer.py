@@ -10,7 +10,7 @@ with cv2.resize(INTER_AREA), each from the one before. Above SKIP_HALF_ABOVE byt
 half-resolution level is virtual (a first real step of 4 adds 1/15 instead of 1/3): its
 tiles are shrunk from level 0 when first drawn (about 0.4 ms each) and cached like others.
 
-Decoding. cv2.imread's result is a copy of OpenCV's buffer (the Python binding copies any
+Decoding (formats.images.decode_image). cv2.imread's result is a copy of OpenCV's buffer (the Python binding copies any
 Mat it did not allocate), so a 1.2 GB image would briefly need 2.4 GB; decoding into an
 array allocated here (imread's dst argument, sized from the header) avoids that. JPEG
 previews use libjpeg's DCT scaling (IMREAD_REDUCED_COLOR_n), which skips most of the work;
@@ -38,12 +38,11 @@ from typing import Callable
 
 import cv2
 import numpy as np
-from PIL import Image
 from PySide6.QtCore import QObject, QRectF, Qt, Signal, Slot
 from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import QGraphicsItem
 
-from ...formats.images import ImageReadError
+from ...formats.images import ImageReadError, decode_image
 
 DEFAULT_TILE = 512
 SKIP_HALF_ABOVE = 512 * 2**20  # level-0 bytes above which the 1/2 level is virtual
@@ -56,63 +55,6 @@ EMPTY_COLOR = QColor(58, 58, 58)
 # little-endian machines; big-endian ones get R, G, B, 255 (RGBX8888, a slower path).
 _TO_32 = ((cv2.COLOR_BGR2BGRA, cv2.COLOR_GRAY2BGRA, QImage.Format.Format_RGB32) if sys.byteorder == "little"
           else (cv2.COLOR_BGR2RGBA, cv2.COLOR_GRAY2RGBA, QImage.Format.Format_RGBX8888))
-_REDUCED = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
-            8: cv2.IMREAD_REDUCED_COLOR_8}
-
-
-def decode_image(path: str | Path, reduce: int = 1) -> np.ndarray:
-    """8-bit BGR pixels (HxWx3) of an image file, at 1/reduce of its size (2, 4 or 8).
-
-    EXIF orientation is ignored: the project stores raw pixel sizes, as pycocotools and
-    torchvision do. Reduced decoding is only cheap for JPEG; for other formats OpenCV
-    decodes everything and then shrinks it."""
-    path = Path(path)
-    if reduce not in _REDUCED:
-        raise ValueError(f"reduce must be 1, 2, 4 or 8, not {reduce}")
-    if not path.is_file():
-        raise ImageReadError(f"{path}: file not found")
-    flags = _REDUCED[reduce] | cv2.IMREAD_IGNORE_ORIENTATION
-    try:
-        pixels = _decode_into_buffer(path, flags, reduce)
-        if pixels is None:
-            pixels = cv2.imread(str(path), flags)
-            if pixels is None and not str(path).isascii():  # OpenCV on Windows: ANSI paths only
-                pixels = cv2.imdecode(np.fromfile(path, np.uint8), flags)
-    except MemoryError:
-        raise ImageReadError(f"{path}: not enough memory to decode this image") from None
-    except cv2.error as exc:
-        raise ImageReadError(f"{path}: cannot decode ({exc.err or exc})") from None
-    if pixels is None or pixels.size == 0:
-        raise ImageReadError(f"{path}: cannot decode (corrupt or unsupported image)")
-    return pixels
-
-
-def _decode_into_buffer(path: Path, flags: int, reduce: int) -> np.ndarray | None:
-    """Decode straight into a numpy array; None where that cannot be set up (a reduced
-    size is only predictable for JPEG: libjpeg rounds up, OpenCV's resize rounds down).
-
-    imread(path, dst) gives no sign of failure, it leaves dst as it was, so the last row
-    is filled with a pattern first: a decode that stops early never overwrites it."""
-    if not cv2.haveImageReader(str(path)):  # not an image (or a path OpenCV cannot open)
-        return None
-    try:
-        with Image.open(path) as im:  # reads the header only
-            (width, height), fmt = im.size, im.format
-    except Exception:  # a format Pillow does not know; OpenCV may still read it
-        return None
-    if reduce > 1:
-        if fmt != "JPEG":
-            return None
-        width, height = -(-width // reduce), -(-height // reduce)
-    dst = np.empty((height, width, 3), np.uint8)
-    sentinel = (np.arange(width * 3, dtype=np.uint32) * 37 % 251).astype(np.uint8).reshape(width, 3)
-    dst[-1] = sentinel
-    pixels = cv2.imread(str(path), dst, flags)
-    if pixels is dst and np.array_equal(dst[-1], sentinel):
-        raise ImageReadError(f"{path}: cannot decode (corrupt or truncated image)")
-    return pixels
-
-
 @dataclass(frozen=True)
 class PyramidLevel:
     """One resolution. pixels: C-contiguous uint8, HxWx3 BGR, HxW gray or HxWx4 32-bit (see
