@@ -90,6 +90,16 @@ def to_mask(shape: Shape, height: int, width: int) -> np.ndarray:
     return rle_to_mask(to_rle(shape, height, width))
 
 
+def mask_iou(a: Iterable[Shape], b: Iterable[Shape], height: int, width: int) -> np.ndarray:
+    """Mask IoU of every shape of `a` (rows) with every shape of `b` (columns), as COCOeval
+    computes it (pycocotools maskUtils.iou on RLE)."""
+    ra = [_coco_rle(to_rle(s, height, width)) for s in a]
+    rb = [_coco_rle(to_rle(s, height, width)) for s in b]
+    if not ra or not rb:
+        return np.zeros((len(ra), len(rb)))
+    return np.asarray(mask_utils.iou(ra, rb, [0] * len(rb)), dtype=float).reshape(len(ra), len(rb))
+
+
 def mask_to_polygons(mask: np.ndarray, tolerance: float = 0.5, min_area: float = 1.0) -> Polygons | None:
     """Trace a mask into polygons with holes (OpenCV contours, shapely simplification).
 

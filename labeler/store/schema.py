@@ -52,7 +52,21 @@ V1 = f"""
         CREATE INDEX images_by_status ON images(status);
 """
 
+# Version 2: model suggestions. The current model version lives in meta; `predictions`
+# records which image each model version has already looked at (so a batch pre-label
+# resumes where it stopped, and nothing is suggested twice by the same version).
+V2 = """
+        CREATE TABLE predictions (
+            image_id      INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+            model_version INTEGER NOT NULL,
+            proposals     INTEGER NOT NULL,  -- suggestions stored for this image
+            created       TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+            PRIMARY KEY (image_id, model_version)
+        );
+        INSERT OR IGNORE INTO meta(key, value) VALUES ('model_version', '0');
+"""
+
 # MIGRATIONS[N - 1] takes a database from schema version N - 1 to N. Each runs in one
 # transaction together with the new user_version.
-MIGRATIONS: list[str] = [V1]
+MIGRATIONS: list[str] = [V1, V2]
 SCHEMA_VERSION = len(MIGRATIONS)

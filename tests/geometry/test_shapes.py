@@ -109,3 +109,15 @@ def test_polygon_rasterisation_matches_pycocotools():
     shape = Polygons.from_flat([[3.2, 1.5, 17.8, 4.1, 11.0, 15.9]])
     expected = mask_utils.decode(mask_utils.merge(mask_utils.frPyObjects([[3.2, 1.5, 17.8, 4.1, 11.0, 15.9]], 20, 20)))
     np.testing.assert_array_equal(geometry.to_mask(shape, 20, 20), expected)
+
+
+def test_mask_iou_of_polygons_and_masks():
+    left = Polygons.rectangle(0, 0, 10, 10)
+    right = Polygons.rectangle(5, 0, 15, 10)
+    far = Polygons.rectangle(30, 30, 40, 40)
+    as_mask = geometry.to_rle(right, 50, 50)
+    iou = geometry.mask_iou([left, far], [right, as_mask, left], 50, 50)
+    assert iou.shape == (2, 3)
+    assert iou[0] == pytest.approx([50 / 150, 50 / 150, 1.0])
+    assert (iou[1] == 0).all()
+    assert geometry.mask_iou([], [left], 50, 50).shape == (0, 1)

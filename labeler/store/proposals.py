@@ -1,0 +1,116 @@
+"""Model suggestions in the project: where the model's output meets what people decided.
+
+The model proposes, the person decides. So, when a model version's suggestions for an
+image arrive:
+
+- an accepted image is never touched;
+- on an image nobody has started (unlabeled or proposed), the suggestions still waiting
+  there are replaced by the new ones;
+- on an image in review, suggestions are added only if no model has suggested anything
+  there yet (a person who began before the model answered still gets them), and nothing
+  is removed;
+- a suggestion that covers an accepted label (mask IoU >= `overlap`) or one that a person
+  rejected from the same model version is not stored again;
+- suggestions from a version older than the project's current one are refused as stale.
+
+Every call is one transaction, and records in `predictions` that this version has seen
+the image, so a batch run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+from .. import geometry
+from ..core.entities import (
+    ImageRecord, ImageStatus, Instance, InstanceStatus, Provenance, ProvenanceKind, Shape,
+)
+from .project_store import ProjectError, ProjectStore
+
+OVERLAP = 0.5  # mask IoU above which a suggestion repeats an existing label
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    category_id: int
+    shape: Shape
+    score: float
+
+
+@dataclass(frozen=True)
+class SuggestOutcome:
+    image_id: int
+    model_version: int
+    added: tuple[Instance, ...] = ()
+    removed: int = 0
+    skipped: str | None = None  # why nothing was written, when nothing was
+
+
+def current_model_version(store: ProjectStore) -> int:
+    return int(store._meta("model_version"))
+
+
+def set_model_version(store: ProjectStore, version: int) -> None:
+    with store.transaction():
+        store.db.execute("UPDATE meta SET value = ? WHERE key = 'model_version'", (str(int(version)),))
+
+
+def store_suggestions(store: ProjectStore, image_id: int, model_version: int,
+                      suggestions: Iterable[Suggestion], overlap: float = OVERLAP) -> SuggestOutcome:
+    suggestions = list(suggestions)
+    with store.transaction():
+        current = current_model_version(store)
+        if model_version < current:
+            return SuggestOutcome(image_id, model_version, skipped=f"stale: model v{model_version} "
+                                  f"was replaced by v{current}")
+        image = store.get_image(image_id)
+        outcome = _merge(store, image, model_version, suggestions, overlap)
+        store.db.execute("INSERT OR REPLACE INTO predictions(image_id, model_version, proposals) "
+                         "VALUES (?, ?, ?)", (image_id, model_version, len(outcome.added)))
+        return outcome
+
+
+def _merge(store: ProjectStore, image: ImageRecord, version: int, suggestions: list[Suggestion],
+           overlap: float) -> SuggestOutcome:
+    if image.status == ImageStatus.ACCEPTED:
+        return SuggestOutcome(image.id, version, skipped="image already accepted")
+    existing = store.instances(image.id)
+    from_model = [i for i in existing if i.provenance.kind != ProvenanceKind.MANUAL]
+    removed = 0
+    if image.status == ImageStatus.IN_REVIEW:
+        if from_model:
+            return SuggestOutcome(image.id, version, skipped="a person is reviewing this image")
+    else:
+        for old in existing:
+            if old.status == InstanceStatus.PROPOSED and old.provenance.kind == ProvenanceKind.MODEL:
+                store.remove_instance(old.id)
+                removed += 1
+    keep = [i for i in existing if i.status == InstanceStatus.ACCEPTED
+            or (i.status == InstanceStatus.REJECTED and i.provenance.model_version == version)]
+    ious = geometry.mask_iou([s.shape for s in suggestions], [i.shape for i in keep],
+                             image.height, image.width)
+    added = []
+    for suggestion, row in zip(suggestions, ious):
+        if row.size and row.max() >= overlap:
+            continue
+        added.append(store.put_instance(Instance(
+            None, image.id, suggestion.category_id, suggestion.shape, float(suggestion.score),
+            Provenance.model(version), InstanceStatus.PROPOSED)))
+    if image.status in (ImageStatus.UNLABELED, ImageStatus.PROPOSED):
+        pending = any(i.status == InstanceStatus.PROPOSED for i in store.instances(image.id))
+        store.set_image_status(image.id, ImageStatus.PROPOSED if pending else ImageStatus.UNLABELED)
+    return SuggestOutcome(image.id, version, tuple(added), removed)
+
+
+def images_needing_suggestions(store: ProjectStore, model_version: int,
+                               scope: str = "unlabeled") -> list[ImageRecord]:
+    """Images this model version has not looked at yet, in path order. scope "unlabeled":
+    those nobody has started; "all": every image not yet accepted."""
+    statuses = {"unlabeled": (ImageStatus.UNLABELED, ImageStatus.PROPOSED),
+                "all": (ImageStatus.UNLABELED, ImageStatus.PROPOSED, ImageStatus.IN_REVIEW)}
+    if scope not in statuses:
+        raise ProjectError(f"unknown image scope {scope!r}: use 'unlabeled' or 'all'")
+    seen = {row[0] for row in store.db.execute(
+        "SELECT image_id FROM predictions WHERE model_version = ?", (model_version,))}
+    return [image for image in store.images() if image.status in statuses[scope] and image.id not in seen]

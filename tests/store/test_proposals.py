@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+import pytest
+
+from labeler.core import (
+    Histories, ImageStatus, Instance, InstanceStatus, Polygons, Provenance, commands,
+)
+from labeler.store import DB_NAME, SCHEMA_VERSION, ProjectStore, project_store
+from labeler.store.proposals import (
+    Suggestion, current_model_version, images_needing_suggestions, set_model_version,
+    store_suggestions,
+)
+
+LEFT = Polygons.rectangle(2, 2, 20, 20)
+RIGHT = Polygons.rectangle(30, 5, 60, 40)
+
+
+def suggest(store, image_id, version, *shapes, score=0.9):
+    return store_suggestions(store, image_id, version, [Suggestion(1, s, score) for s in shapes])
+
+
+def test_suggestions_on_an_unlabeled_image_are_stored_as_proposals(store):
+    image = store.images()[0]
+    outcome = suggest(store, image.id, 0, LEFT, RIGHT)
+    assert len(outcome.added) == 2 and outcome.skipped is None
+    stored = store.instances(image.id)
+    assert {i.status for i in stored} == {InstanceStatus.PROPOSED}
+    assert {str(i.provenance) for i in stored} == {"model v0"}
+    assert store.get_image(image.id).status == ImageStatus.PROPOSED
+    assert image.id not in {i.id for i in images_needing_suggestions(store, 0)}
+    assert image.id in {i.id for i in images_needing_suggestions(store, 1)}
+
+
+def test_a_new_version_replaces_waiting_suggestions_but_never_labels(store):
+    image = store.images()[0]
+    manual = store.put_instance(Instance(None, image.id, 2, Polygons.rectangle(40, 30, 60, 45)))
+    store.set_image_status(image.id, ImageStatus.UNLABELED)
+    suggest(store, image.id, 0, LEFT)
+    set_model_version(store, 1)
+    outcome = suggest(store, image.id, 1, RIGHT)
+    assert outcome.removed == 1
+    kept = store.instances(image.id)
+    assert manual in kept
+    assert [str(i.provenance) for i in kept if i.status == InstanceStatus.PROPOSED] == ["model v1"]
+    # A result from the replaced version arriving late is dropped.
+    stale = suggest(store, image.id, 0, LEFT)
+    assert stale.skipped.startswith("stale") and store.instances(image.id) == kept
+
+
+def test_accepted_labels_and_rejections_are_not_suggested_again(store):
+    image = store.images()[0]
+    history = Histories(store)
+    suggest(store, image.id, 0, LEFT, RIGHT)
+    left, right = store.instances(image.id)
+    history.push(commands.accept([left]))
+    history.push(commands.reject([right]))
+    store.set_image_status(image.id, ImageStatus.PROPOSED)  # as if nobody had started it
+    again = suggest(store, image.id, 0, LEFT, RIGHT, Polygons.rectangle(70, 30, 90, 45))
+    assert [i.shape for i in again.added] == [Polygons.rectangle(70, 30, 90, 45)]
+    # A newer version may suggest what an older one had rejected.
+    set_model_version(store, 1)
+    assert len(suggest(store, image.id, 1, RIGHT).added) == 1
+
+
+def test_images_in_review_get_suggestions_once_and_accepted_images_never(store):
+    first, second = store.images()[:2]
+    Histories(store).push(commands.add_instance(Instance(None, first.id, 1, Polygons.rectangle(40, 30, 60, 45))))
+    assert store.get_image(first.id).status == ImageStatus.IN_REVIEW
+    assert len(suggest(store, first.id, 0, LEFT).added) == 1  # the person started before the model answered
+    assert suggest(store, first.id, 0, RIGHT).skipped == "a person is reviewing this image"
+    assert store.get_image(first.id).status == ImageStatus.IN_REVIEW
+    store.set_image_status(second.id, ImageStatus.ACCEPTED)
+    assert suggest(store, second.id, 0, LEFT).skipped == "image already accepted"
+    assert store.instances(second.id) == []
+    assert second.id not in {i.id for i in images_needing_suggestions(store, 5, "all")}
+    assert first.id in {i.id for i in images_needing_suggestions(store, 5, "all")}
+    assert first.id not in {i.id for i in images_needing_suggestions(store, 5, "unlabeled")}
+
+
+def test_nothing_suggested_leaves_the_image_unlabeled(store):
+    image = store.images()[0]
+    suggest(store, image.id, 0, LEFT)
+    set_model_version(store, 1)
+    suggest(store, image.id, 1)
+    assert store.get_image(image.id).status == ImageStatus.UNLABELED
+    assert store.instances(image.id) == []
+
+
+def test_a_version_1_project_is_upgraded(tmp_path, image_root, monkeypatch):
+    with monkeypatch.context() as m:
+        m.setattr(project_store, "MIGRATIONS", project_store.MIGRATIONS[:1])
+        m.setattr(project_store, "SCHEMA_VERSION", 1)
+        ProjectStore.create(tmp_path / "old", image_root).close()
+    with ProjectStore.open(tmp_path / "old") as store:
+        assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert current_model_version(store) == 0
+        assert (tmp_path / "old" / f"{DB_NAME}.v1.bak").is_file()
+        set_model_version(store, 3)
+        assert current_model_version(store) == 3
+
+
+def test_an_unknown_scope_is_refused(store):
+    with pytest.raises(Exception, match="unknown image scope"):
+        images_needing_suggestions(store, 0, "everything")
+
+
+def test_model_provenance_round_trips(store):
+    image = store.images()[0]
+    suggest(store, image.id, 7, LEFT, score=0.42)
+    (inst,) = store.instances(image.id)
+    assert inst.provenance == Provenance.model(7) and inst.score == pytest.approx(0.42)
