@@ -1,0 +1,121 @@
+"""The messages between the app and its worker processes: plain, picklable dataclasses.
+
+The inference worker writes suggestions to the project itself (its own connection; SQLite
+WAL lets the window read meanwhile) and tells the app what it wrote. Every answer about
+an image carries (image_id, model_version), so the app can drop stale ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    project_dir: str
+    model_name: str | None = None  # None: the registry's default
+    weights: str | None = None  # a file the user names (--weights / a setting)
+    device: str = "auto"  # auto | cpu | cuda | mps
+    batch_size: int = 2
+    score_threshold: float = 0.2  # suggestions below this are not stored
+    mask_threshold: float = 0.5  # mask probability above which a pixel is in the instance
+    allow_download: bool = True  # fetch COCO weights into torchvision's cache when online
+    class_map: dict[str, str] = field(default_factory=dict)  # project class -> COCO class
+    model_overrides: dict = field(default_factory=dict)  # e.g. min_size for tiny test models
+
+
+# --- app -> worker ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Predict:
+    """Suggest for these images. `urgent`: the image on screen, served before anything else
+    (and again even if this model version has seen it before)."""
+
+    image_ids: tuple[int, ...]
+    urgent: bool = False
+
+
+@dataclass(frozen=True)
+class Prelabel:
+    """Suggest for every image this model version has not seen ("unlabeled" or "all")."""
+
+    scope: str = "unlabeled"
+
+
+@dataclass(frozen=True)
+class Cancel:
+    """Drop the queued background work (a running batch finishes its current images)."""
+
+
+@dataclass(frozen=True)
+class PromptBox:
+    """Segment what is in this box (image pixels, x0 y0 x1 y1)."""
+
+    request_id: int
+    image_id: int
+    box: tuple[float, float, float, float]
+    category_id: int | None = None  # None: the model's best class
+
+
+@dataclass(frozen=True)
+class Shutdown:
+    pass
+
+
+# --- worker -> app ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Ready:
+    device: str  # in words, e.g. "CUDA: NVIDIA H100 80GB HBM3" or "CPU (2 threads)"
+    model_name: str
+    model_version: int
+    weights_source: str  # checkpoint | file | coco | none
+    message: str  # one plain sentence about the weights
+
+
+@dataclass(frozen=True)
+class Suggested:
+    image_id: int
+    model_version: int
+    added: int
+    skipped: str | None = None
+
+
+@dataclass(frozen=True)
+class Prompted:
+    request_id: int
+    image_id: int
+    model_version: int
+    category_id: int | None  # None: nothing found in the box
+    score: float
+    shape_json: list | None  # Polygons.to_json()
+
+
+@dataclass(frozen=True)
+class Progress:
+    done: int
+    total: int
+    running: bool  # False: the batch finished or was cancelled
+
+
+@dataclass(frozen=True)
+class Failed:
+    """One request failed (an unreadable image, say); the worker goes on."""
+
+    image_id: int | None
+    message: str
+
+
+@dataclass(frozen=True)
+class Fatal:
+    """The worker cannot go on (no model could be loaded); it exits after this."""
+
+    message: str
+
+
+@dataclass(frozen=True)
+class Died:
+    """Made by the client, not the worker: the process ended without saying why."""
+
+    exitcode: int | None
+    restarted: bool
