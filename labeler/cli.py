@@ -119,22 +119,84 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"demo project: {project}")
     if args.no_gui:
         return 0
-    return _open_gui(project)
+    return _open_gui(project, args)
 
 
 def cmd_gui(args: argparse.Namespace) -> int:
     ProjectStore.open(args.project).close()  # a clear error before any window appears
-    return _open_gui(Path(args.project))
+    return _open_gui(Path(args.project), args)
 
 
-def _open_gui(project: Path) -> int:
+def _open_gui(project: Path, args: argparse.Namespace) -> int:
     if importlib.util.find_spec("labeler.gui") is None:
         print("the labeling window is not part of this build yet; the project is ready for "
               f"the command-line tools: labeler stats {project}", file=sys.stderr)
         return 0
     from .gui.app import run  # Qt is imported only when a window is wanted
+    from .workers.protocol import WorkerConfig
 
-    return run(project)
+    model = None if args.no_model else WorkerConfig(
+        str(project), model_name=args.model, weights=str(args.weights) if args.weights else None,
+        device=args.device)
+    return run(project, model)
+
+
+def _model_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default=None, metavar="NAME", help="a registered model (default: "
+                   "maskrcnn_resnet50_fpn_v2; maskrcnn_mobilenet_v3_large_fpn is lighter)")
+    p.add_argument("--weights", type=Path, metavar="PATH", help="COCO weights or a labeler checkpoint")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+
+
+def cmd_prelabel(args: argparse.Namespace) -> int:
+    import time
+
+    from .store.proposals import images_needing_suggestions
+    from .workers.protocol import Failed, WorkerConfig
+    from .workers.suggest import Suggester
+
+    if args.batch < 1:
+        raise ProjectError(f"--batch must be at least 1, got {args.batch}")
+    config = WorkerConfig(str(args.project), model_name=args.model,
+                          weights=str(args.weights) if args.weights else None, device=args.device,
+                          batch_size=args.batch, score_threshold=args.score_threshold,
+                          allow_download=not args.offline)
+    with ProjectStore.open(args.project) as store:
+        try:
+            suggester = Suggester(store, config)
+        except Exception as exc:  # weights, device or class problems: say which, plainly
+            raise ProjectError(str(exc)) from None
+        print(f"model: {suggester.loaded.model_name} v{suggester.version} on {suggester.device_text}")
+        print(f"weights: {suggester.loaded.message}")
+        if suggester.loaded.source == "none" and not args.untrained:
+            raise ProjectError("no trained weights, so the suggestions would be noise. Give COCO "
+                               "weights (--weights PATH, or put them in torchvision's cache), train "
+                               "on accepted labels first ('labeler train'), or pass --untrained")
+        images = images_needing_suggestions(store, suggester.version, args.images)
+        already = len(store.images()) - len(images)
+        print(f"{len(images)} images to pre-label ({already} done before or not eligible)")
+        progress, start = Progress("pre-labeling"), time.perf_counter()
+        done = suggestions = failed = 0
+        try:
+            for answer in suggester.run(images):
+                done += 1
+                if isinstance(answer, Failed):
+                    failed += 1
+                    print(f"\nskipped: {answer.message}", file=sys.stderr)
+                else:
+                    suggestions += answer.added
+                progress(done, len(images))
+        except KeyboardInterrupt:
+            print(f"\nstopped after {done} of {len(images)} images; run the same command again "
+                  f"to go on from there", file=sys.stderr)
+            return 130
+        finally:
+            suggester.close()
+        seconds = time.perf_counter() - start
+        rate = f", {done / seconds:.2f} images/s" if done and seconds > 0 else ""
+        print(f"pre-labeled {done - failed} images: {suggestions} suggestions"
+              + (f", {failed} unreadable images skipped" if failed else "") + rate)
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -150,10 +212,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dir", type=Path, help="where to create the demo project")
     p.add_argument("--reset", action="store_true", help="recreate it from scratch")
     p.add_argument("--no-gui", action="store_true", help="only create it and print its path")
+    p.add_argument("--no-model", action="store_true", help="no model worker (no suggestions)")
+    _model_options(p)
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("gui", help="open a project in the labeling window")
     p.add_argument("project", metavar="PROJECT_DIR")
+    p.add_argument("--no-model", action="store_true", help="no model worker (no suggestions)")
+    _model_options(p)
     p.set_defaults(func=cmd_gui)
 
     p = sub.add_parser("init", help="create a project from a folder of images",
@@ -185,6 +251,21 @@ def build_parser() -> argparse.ArgumentParser:
                         "(an image always lands in the same split)")
     p.add_argument("--rle", action="store_true", help="every mask as compressed RLE")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("prelabel", help="let the model suggest instances (headless)",
+                       description="Run the model on the images it has not seen yet and store its "
+                                   "suggestions for review. Stopped runs resume where they stopped.")
+    p.add_argument("project", metavar="PROJECT_DIR")
+    _model_options(p)
+    p.add_argument("--batch", type=int, default=2, metavar="N", help="images per model call")
+    p.add_argument("--images", default="unlabeled", choices=["unlabeled", "all"],
+                   help="unlabeled: images nobody has started; all: every image not yet accepted")
+    p.add_argument("--score-threshold", type=float, default=0.2, metavar="S",
+                   help="suggestions below this score are not stored")
+    p.add_argument("--offline", action="store_true", help="never try to download COCO weights")
+    p.add_argument("--untrained", action="store_true",
+                   help="run even without trained weights (for testing the set-up)")
+    p.set_defaults(func=cmd_prelabel)
 
     p = sub.add_parser("stats", help="images by status, instances by class and provenance")
     p.add_argument("project", metavar="PROJECT_DIR")

@@ -1,0 +1,43 @@
+"""`labeler prelabel`: the headless pre-labeling command."""
+
+from __future__ import annotations
+
+from labeler.store import ProjectStore
+from labeler.store.proposals import images_needing_suggestions
+
+from ..workers.conftest import make_model_project
+from .test_cli import run
+
+
+def test_prelabel_refuses_an_untrained_model_unless_asked(tmp_path, capsys):
+    project = make_model_project(tmp_path)
+    code, out, err = run(capsys, "prelabel", str(project), "--model", "maskrcnn_tiny", "--device", "cpu", "--offline")
+    assert code == 2 and "no trained weights" in err and "--untrained" in err
+    assert "No pretrained weights found" in out
+    with ProjectStore.open(project) as store:
+        assert all(store.instances(i.id) == [] for i in store.images())
+
+
+def test_prelabel_runs_resumes_and_reports(tmp_path, capsys):
+    project = make_model_project(tmp_path)
+    args = ("prelabel", str(project), "--model", "maskrcnn_tiny", "--device", "cpu", "--offline",
+            "--untrained", "--batch", "3", "--score-threshold", "0")
+    code, out, err = run(capsys, *args)
+    assert code == 0, err
+    assert "4 images to pre-label" in out and "pre-labeled 4 images" in out
+    assert "pre-labeling: 4/4" in err  # the progress line
+    with ProjectStore.open(project) as store:
+        assert images_needing_suggestions(store, 0) == []
+        assert store.db.execute("SELECT COUNT(*) FROM predictions").fetchone()[0] == 4
+    code, out, _ = run(capsys, *args)  # nothing left: a second run resumes with nothing to do
+    assert code == 0 and "0 images to pre-label" in out
+
+
+def test_prelabel_errors_are_clear(tmp_path, capsys):
+    project = make_model_project(tmp_path)
+    code, _, err = run(capsys, "prelabel", str(project), "--model", "nope")
+    assert code == 2 and "nope" in err and "maskrcnn_resnet50_fpn_v2" in err
+    code, _, err = run(capsys, "prelabel", str(project), "--weights", str(tmp_path / "missing.pt"))
+    assert code == 2 and "missing.pt" in err
+    code, _, err = run(capsys, "prelabel", str(project), "--batch", "0")
+    assert code == 2 and "--batch" in err
