@@ -19,7 +19,7 @@ class ActionSpec:
     toolbar: str = ""  # its short label on the toolbar; empty: not on the toolbar
 
 
-MENUS = ("File", "Edit", "Image", "Tools", "View", "Help")
+MENUS = ("File", "Edit", "Image", "Tools", "Model", "View", "Help")
 
 ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("prev_image", "Previous image", ("A",), "Image"),
@@ -29,15 +29,24 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("search", "Search images by name", ("Ctrl+F",), "Image"),
     ActionSpec("undo", "Undo", ("Ctrl+Z",), "Edit", toolbar="Undo"),
     ActionSpec("redo", "Redo", ("Ctrl+Shift+Z", "Ctrl+Y"), "Edit", toolbar="Redo"),
-    ActionSpec("delete", "Delete vertex or instance", ("Delete",), "Edit"),
+    ActionSpec("delete", "Delete the vertex or instance; reject a suggestion", ("Delete",), "Edit"),
     ActionSpec("change_class", "Change class of the selection...", ("C",), "Edit"),
     ActionSpec("tool_edit", "Select and edit tool", ("V",), "Tools", checkable=True, toolbar="Select"),
     ActionSpec("tool_polygon", "Polygon tool", ("P",), "Tools", checkable=True, toolbar="Polygon"),
     ActionSpec("tool_rectangle", "Rectangle tool", ("R",), "Tools", checkable=True, toolbar="Rectangle"),
     ActionSpec("tool_brush", "Brush tool (masks)", ("B",), "Tools", checkable=True, toolbar="Brush"),
     ActionSpec("tool_eraser", "Eraser tool", ("E",), "Tools", checkable=True, toolbar="Eraser"),
+    ActionSpec("tool_prompt", "Box prompt: the model segments the box you drag", ("M",), "Tools",
+               checkable=True, toolbar="Box prompt"),
     ActionSpec("brush_smaller", "Smaller brush", ("[",), "Tools"),
     ActionSpec("brush_bigger", "Bigger brush", ("]",), "Tools"),
+    ActionSpec("accept_suggestion", "Accept the selected suggestion", ("Return", "Enter"), "Model"),
+    ActionSpec("accept_all_suggestions", "Accept every suggestion at or above the score threshold",
+               ("Shift+Return", "Shift+Enter"), "Model"),
+    ActionSpec("next_suggestion", "Select the next suggestion", ("Tab",), "Model"),
+    ActionSpec("prelabel", "Pre-label every unlabeled image", (), "Model"),
+    ActionSpec("cancel_prelabel", "Cancel pre-labeling", (), "Model"),
+    ActionSpec("model_info", "About the model and its weights", (), "Model"),
     ActionSpec("fit", "Fit image to window", ("F",), "View", toolbar="Fit"),
     ActionSpec("zoom_in", "Zoom in", ("+", "="), "View"),
     ActionSpec("zoom_out", "Zoom out", ("-",), "View"),

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from .. import __version__
 from ..store import ProjectStore
+from ..workers.protocol import WorkerConfig
 from .main_window import MainWindow
 
 
@@ -26,12 +27,13 @@ def _show_errors(window: MainWindow) -> None:
     sys.excepthook = hook
 
 
-def run(project_dir: str | Path) -> int:
+def run(project_dir: str | Path, model: WorkerConfig | None = None) -> int:
+    """`model`: how to start the model worker (None: no model)."""
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("labeler")
     app.setApplicationVersion(__version__)
     with ProjectStore.open(project_dir) as store:
-        window = MainWindow(store)
+        window = MainWindow(store, model)
         _show_errors(window)
         window.show()
         return app.exec()

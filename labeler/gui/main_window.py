@@ -11,13 +11,18 @@ import os
 from PySide6.QtCore import QByteArray, QSettings, QStandardPaths, Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
-    QDockWidget, QInputDialog, QLabel, QMainWindow, QProgressBar, QSlider, QWidget,
+    QDockWidget, QInputDialog, QLabel, QMainWindow, QMessageBox, QProgressBar, QSlider, QToolButton,
+    QWidget,
 )
 
-from ..core.commands import relabel
-from ..core.entities import ImageRecord, ImageStatus
+from ..core.commands import add_instance, relabel
+from ..core.entities import (
+    ImageRecord, ImageStatus, Instance, InstanceStatus, Polygons, Provenance,
+)
 from ..store import ProjectStore
+from ..workers.protocol import WorkerConfig
 from .actions import ACTIONS, MENUS
+from .bridge import ModelBridge
 from .canvas.view import CanvasView
 from .session import Session
 from .widgets.category_panel import CategoryPanel
@@ -35,9 +40,17 @@ def settings() -> QSettings:
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, store: ProjectStore) -> None:
+    """`model`: how to start the model worker; None runs without a model (suggestions
+    already in the project can still be reviewed). `suggest_untrained`: ask an untrained
+    model for suggestions anyway (tests; normally it only answers box prompts)."""
+
+    def __init__(self, store: ProjectStore, model: WorkerConfig | None = None,
+                 suggest_untrained: bool = False) -> None:
         super().__init__()
         self.store = store
+        self.bridge: ModelBridge | None = None
+        self.suggest_untrained = suggest_untrained
+        self.auto_suggest = False  # set when the model says which weights it has
         self.session = Session(store, self)
         self.images: dict[int, ImageRecord] = {i.id: i for i in store.images()}  # type: ignore[misc]
         self.setWindowTitle(f"labeler - {store.project_dir.name}")
@@ -58,6 +71,8 @@ class MainWindow(QMainWindow):
         self._restore()
         self.browser.set_images(list(self.images.values()))
         self.open_image(self._first_image())
+        if model is not None:
+            self._start_model(model)
 
     # --- construction ------------------------------------------------------------------
 
@@ -100,6 +115,11 @@ class MainWindow(QMainWindow):
         self.opacity_slider = self._slider(0, 100, 35, "Fill opacity of the shapes")
         self.opacity_slider.valueChanged.connect(self.canvas.set_fill_opacity)
         toolbar.addWidget(self.opacity_slider)
+        toolbar.addWidget(QLabel(" Score "))
+        self.score_slider = self._slider(0, 100, 50, "Suggestions scoring below this are hidden "
+                                         "and not accepted by Shift+Enter")
+        self.score_slider.valueChanged.connect(self._on_score_threshold)
+        toolbar.addWidget(self.score_slider)
         self.actions_["tool_edit"].setChecked(True)
 
     def _slider(self, low: int, high: int, value: int, tip: str) -> QSlider:
@@ -120,7 +140,17 @@ class MainWindow(QMainWindow):
         self.progress.setMaximumWidth(120)
         self.progress.setFormat("loading")
         self.progress.hide()
-        for widget in (self.progress, self.position_label, self.zoom_label, self.size_label, self.count_label):
+        self.batch_progress = QProgressBar()
+        self.batch_progress.setMaximumWidth(200)
+        self.batch_progress.setFormat("pre-labeling %v/%m")
+        self.batch_progress.hide()
+        self.batch_cancel = QToolButton()
+        self.batch_cancel.setText("Cancel")
+        self.batch_cancel.clicked.connect(self.do_cancel_prelabel)
+        self.batch_cancel.hide()
+        self.model_label = QLabel("Model: off")
+        for widget in (self.batch_progress, self.batch_cancel, self.progress, self.position_label,
+                       self.zoom_label, self.size_label, self.count_label, self.model_label):
             bar.addPermanentWidget(widget)
 
     def _wire(self) -> None:
@@ -135,6 +165,18 @@ class MainWindow(QMainWindow):
         self.canvas.loadingChanged.connect(self.progress.setVisible)
         self.canvas.imageFailed.connect(lambda text: self.statusBar().showMessage(text, 15000))
         self.canvas.toolChanged.connect(lambda name: self.actions_[f"tool_{name}"].setChecked(True))
+        self.canvas.boxPrompted.connect(self._on_box_prompt)
+
+    def _start_model(self, config: WorkerConfig) -> None:
+        self.bridge = ModelBridge(config, self)
+        self.bridge.ready.connect(self._on_model_ready)
+        self.bridge.suggested.connect(lambda answer: self.session.reload(answer.image_id))
+        self.bridge.prompted.connect(self._on_prompted)
+        self.bridge.progress.connect(self._on_batch_progress)
+        self.bridge.failed.connect(lambda failure: self.statusBar().showMessage(failure.message, 15000))
+        self.bridge.notice.connect(self._on_model_notice)
+        self.model_label.setText("Model: starting...")
+        self.bridge.start()
 
     # --- settings ----------------------------------------------------------------------
 
@@ -164,6 +206,8 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:
         self.canvas.tool.cancel()
         self.save_settings()
+        if self.bridge is not None:
+            self.bridge.stop()
         super().closeEvent(event)
 
     def _first_image(self) -> int | None:
@@ -186,7 +230,14 @@ class MainWindow(QMainWindow):
             image = self.images[image_id]
             self.size_label.setText(f"{image.width} x {image.height}")
             self.setWindowTitle(f"{image.path} - labeler - {self.store.project_dir.name}")
+            self._suggest_for_screen()
         self._update_counts()
+
+    def _suggest_for_screen(self) -> None:
+        image = self.session.image
+        if self.bridge is not None and self.auto_suggest and image is not None \
+                and image.status != ImageStatus.ACCEPTED:
+            self.bridge.suggest_now(image.id)  # type: ignore[arg-type]
 
     def _on_status(self, image: ImageRecord) -> None:
         self.images[image.id] = image  # type: ignore[index]
@@ -214,6 +265,59 @@ class MainWindow(QMainWindow):
                 " (the image list is filtered)" if self.browser.filter_combo.currentIndex() else ""))
             return
         self.open_image(target)
+
+    # --- the model -----------------------------------------------------------------------
+
+    def _on_model_ready(self, info) -> None:
+        untrained = info.weights_source == "none"
+        self.auto_suggest = not untrained or self.suggest_untrained
+        self.model_label.setText(f"Model v{info.model_version} on {info.device}"
+                                 + (" - untrained: learns from your accepted labels" if untrained else ""))
+        self.model_label.setToolTip(f"{info.model_name}: {info.message}")
+        self.statusBar().showMessage(info.message, 20000)
+        if self.auto_suggest:
+            self._suggest_for_screen()
+            self.bridge.prelabel("unlabeled")  # type: ignore[union-attr]
+
+    def _on_model_notice(self, text: str) -> None:
+        self.statusBar().showMessage(text, 30000)
+        if self.bridge is not None and not self.bridge.running:
+            self.model_label.setText("Model: off")
+            self.model_label.setToolTip(text)
+
+    def _on_batch_progress(self, progress) -> None:
+        self.batch_progress.setRange(0, max(progress.total, 1))
+        self.batch_progress.setValue(progress.done)
+        self.batch_progress.setVisible(progress.running)
+        self.batch_cancel.setVisible(progress.running)
+        if not progress.running and progress.total:
+            self.statusBar().showMessage(f"Pre-labeled {progress.done} of {progress.total} images", 10000)
+
+    def _on_box_prompt(self, box) -> None:
+        image = self.session.image
+        if image is None:
+            return
+        if self.bridge is None or not self.bridge.running:
+            self.session.message.emit("The box prompt needs the model, and the model is off")
+            return
+        self.bridge.prompt(image.id, box, None)  # type: ignore[arg-type]
+        self.session.message.emit("Asking the model what is in the box...")
+
+    def _on_prompted(self, answer) -> None:
+        image = self.session.image
+        if image is None or answer.image_id != image.id:
+            return  # the person has moved on
+        if answer.shape_json is None:
+            self.session.message.emit("The model found nothing in that box")
+            return
+        suggestion = Instance(None, image.id, answer.category_id, Polygons.from_json(answer.shape_json),
+                              answer.score, Provenance.model(answer.model_version), InstanceStatus.PROPOSED)
+        command = self.session.push(add_instance(suggestion, "Box prompt"))
+        if command is not None:
+            self.session.select([command.changes[0][1].id])  # type: ignore[union-attr]
+
+    def _on_score_threshold(self, percent: int) -> None:
+        self.session.set_score_threshold(percent / 100)
 
     # --- actions -----------------------------------------------------------------------
 
@@ -250,7 +354,47 @@ class MainWindow(QMainWindow):
         self.session.redo()
 
     def do_delete(self) -> None:
-        self.canvas.delete_pressed()
+        if self.canvas.delete_active_vertex():
+            return
+        chosen = self.session.selected_instances()
+        if chosen and all(i.status == InstanceStatus.PROPOSED for i in chosen):
+            self.session.review_selected(accepted=False)
+        else:
+            self.canvas.delete_pressed()
+
+    def do_accept_suggestion(self) -> None:
+        if self.canvas.enter_pressed():
+            return  # Enter closed the polygon being drawn
+        if not self.session.review_selected(accepted=True):
+            self.session.message.emit("Select a suggestion first (Tab selects the next one)")
+
+    def do_accept_all_suggestions(self) -> None:
+        n = self.session.accept_all_suggestions()
+        if not n:
+            self.session.message.emit("No suggestion at or above the score threshold here")
+
+    def do_next_suggestion(self) -> None:
+        target = self.session.next_suggestion()
+        if target is None:
+            self.session.message.emit("No suggestions waiting on this image")
+        else:
+            self.canvas.show_instance(target)
+
+    def do_prelabel(self) -> None:
+        if self.bridge is None or not self.bridge.running:
+            self.session.message.emit("The model is off: start labeler with a model to pre-label")
+            return
+        self.bridge.prelabel("unlabeled")
+
+    def do_cancel_prelabel(self) -> None:
+        if self.bridge is not None:
+            self.bridge.cancel()
+
+    def do_model_info(self) -> None:
+        info = self.bridge.info if self.bridge is not None else None
+        text = ("No model is running." if info is None else
+                f"{info.model_name}, version {info.model_version}, on {info.device}.\n\n{info.message}")
+        QMessageBox.information(self, "Model", text)
 
     def do_change_class(self) -> None:
         selected = self.session.selected_instances()
@@ -290,6 +434,9 @@ class MainWindow(QMainWindow):
 
     def do_tool_eraser(self) -> None:
         self._tool("eraser")
+
+    def do_tool_prompt(self) -> None:
+        self._tool("prompt")
 
     def do_brush_smaller(self) -> None:
         self.brush_slider.setValue(max(1, round(self.brush_slider.value() / 1.25)))

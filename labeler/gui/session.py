@@ -12,7 +12,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
-from ..core.commands import Command, set_image_status
+from ..core.commands import Command, accept, reject, set_image_status
 from ..core.entities import Category, ImageRecord, ImageStatus, Instance, InstanceStatus
 from ..core.history import History, Histories
 from ..store import ProjectStore
@@ -39,6 +39,7 @@ class Session(QObject):
         self.selection: tuple[int, ...] = ()
         self.hidden: set[int] = set()
         self.hide_all = False
+        self.score_threshold = 0.5  # suggestions scoring less are neither drawn nor accepted in bulk
         self.categories: dict[int, Category] = {c.id: c for c in store.categories()}  # type: ignore[misc]
         self.current_category_id: int | None = next(iter(self.categories), None)
 
@@ -58,11 +59,47 @@ class Session(QObject):
         self.historyChanged.emit()
 
     def visible_instances(self) -> list[Instance]:
-        """What the canvas draws: everything but rejected suggestions and hidden instances."""
+        """What the canvas draws: everything but rejected suggestions, suggestions below the
+        score threshold and hidden instances."""
         if self.hide_all:
             return []
         return [i for i in self.instances.values()
-                if i.status != InstanceStatus.REJECTED and i.id not in self.hidden]
+                if i.status != InstanceStatus.REJECTED and i.id not in self.hidden
+                and not self._below_threshold(i)]
+
+    def _below_threshold(self, instance: Instance) -> bool:
+        return (instance.status == InstanceStatus.PROPOSED and instance.score is not None
+                and instance.score < self.score_threshold)
+
+    def suggestions(self) -> list[Instance]:
+        """Suggestions waiting on this image at or above the threshold, best first."""
+        waiting = [i for i in self.instances.values()
+                   if i.status == InstanceStatus.PROPOSED and not self._below_threshold(i)]
+        return sorted(waiting, key=lambda i: -(i.score if i.score is not None else 1.0))
+
+    def set_score_threshold(self, threshold: float) -> None:
+        if threshold != self.score_threshold:
+            self.score_threshold = threshold
+            visible = {i.id for i in self.visible_instances()}
+            self.select(tuple(i for i in self.selection if i in visible))
+            self.visibilityChanged.emit()
+
+    def reload(self, image_id: int) -> None:
+        """Another process (the model worker) wrote to this image: catch up with the store."""
+        image = self.store.get_image(image_id)
+        self.imageStatusChanged.emit(image)
+        if self.image is None or image_id != self.image.id:
+            return
+        self.image = image
+        now = {i.id: i for i in self.store.instances(image_id)}
+        removed = set(self.instances) - set(now)
+        changed = [i for i_id, i in now.items() if self.instances.get(i_id) != i]
+        self.instances = now  # type: ignore[assignment]
+        self.hidden -= removed
+        if changed or removed:
+            self.instancesChanged.emit(changed, removed)
+        if removed & set(self.selection):
+            self.select(tuple(i for i in self.selection if i not in removed))
 
     # --- commands ----------------------------------------------------------------------
 
@@ -117,6 +154,39 @@ class Session(QObject):
         verb = {"do": "", "undo": "Undid: ", "redo": "Redid: "}[action]
         self.message.emit(f"{verb}{command.label}")
         self.historyChanged.emit()
+
+    # --- reviewing suggestions -----------------------------------------------------------
+
+    def selected_suggestions(self) -> list[Instance]:
+        return [i for i in self.selected_instances() if i.status == InstanceStatus.PROPOSED]
+
+    def review_selected(self, accepted: bool) -> bool:
+        """Accept (Enter) or reject (Del) the selected suggestions, then go to the next one."""
+        chosen = self.selected_suggestions()
+        if not chosen:
+            return False
+        self.push(accept(chosen) if accepted else reject(chosen))
+        self.next_suggestion()
+        return True
+
+    def accept_all_suggestions(self) -> int:
+        """Shift+Enter: every suggestion at or above the threshold, as one undo step."""
+        waiting = self.suggestions()
+        if waiting:
+            self.push(accept(waiting))
+        return len(waiting)
+
+    def next_suggestion(self) -> int | None:
+        """Tab: select the suggestion after the selected one (best score first), cycling."""
+        waiting = [i.id for i in self.suggestions()]
+        if not waiting:
+            self.select([])
+            return None
+        current = self.selection[0] if self.selection else None
+        after = waiting.index(current) + 1 if current in waiting else 0
+        target = waiting[after % len(waiting)]
+        self.select([target])
+        return target
 
     # --- selection and visibility --------------------------------------------------------
 

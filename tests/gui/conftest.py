@@ -53,9 +53,9 @@ def open_window(qtbot):
 
     opened = []
 
-    def open_(project_dir: Path):
+    def open_(project_dir: Path, **options):
         store = ProjectStore.open(project_dir)
-        window = MainWindow(store)
+        window = MainWindow(store, **options)
         qtbot.addWidget(window)
         window.resize(1000, 700)
         window.show()

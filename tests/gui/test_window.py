@@ -304,5 +304,6 @@ def test_shortcut_sheet_lists_every_action_key(project, open_window):
     sheet = ShortcutSheet(window)
     keys = {sheet.table.item(r, 0).text() for r in range(sheet.table.rowCount())}
     for spec in ACTIONS:
-        assert " / ".join(spec.keys) in keys
+        if spec.keys:  # menu-only actions have none
+            assert " / ".join(spec.keys) in keys
     assert window.actions_["shortcuts"].shortcuts()[0].toString() == "F1"

@@ -171,3 +171,44 @@ class PreviewItem(QGraphicsItem):
             painter.setPen(outline_pen(QColor("white"), False, 1.0))
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawPath(self._cursor)
+
+
+class ScoreTags(QGraphicsItem):
+    """The score of each suggestion on screen, as a small tag at its top-left corner, the
+    same size at every zoom. Suggestions are few (tens per image), so plain painting."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._tags: list[tuple[QPointF, str, QColor]] = []
+        self._rect = QRectF()
+        self._scale = 1.0
+
+    def set_tags(self, tags: list[tuple[float, float, str, QColor]]) -> None:
+        self.prepareGeometryChange()
+        self._tags = [(QPointF(x, y), text, color) for x, y, text, color in tags]
+        rect = QRectF()
+        for point, _, _ in self._tags:
+            rect = rect.united(QRectF(point, point).adjusted(-1, -1, 1, 1))
+        self._rect = rect
+
+    def set_view_scale(self, scale: float) -> None:
+        self.prepareGeometryChange()
+        self._scale = max(scale, 1e-6)
+
+    def boundingRect(self) -> QRectF:
+        margin = 60 / self._scale  # tags are drawn in screen pixels beside their anchor
+        return self._rect.adjusted(-margin, -margin, margin, margin)
+
+    def paint(self, painter: QPainter, option, widget=None) -> None:
+        painter.save()
+        transform = painter.worldTransform()
+        painter.resetTransform()
+        metrics = painter.fontMetrics()
+        for point, text, color in self._tags:
+            at = transform.map(point)
+            box = QRectF(at.x(), at.y() - metrics.height() - 2, metrics.horizontalAdvance(text) + 8,
+                         metrics.height() + 2)
+            painter.fillRect(box, QColor(20, 20, 20, 200))
+            painter.setPen(color)
+            painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
+        painter.restore()

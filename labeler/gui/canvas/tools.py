@@ -50,6 +50,8 @@ class Host(Protocol):
 
     def category_color(self, category_id: int | None) -> QColor: ...
 
+    def prompt_box(self, box: tuple[float, float, float, float]) -> None: ...
+
 
 class Tool:
     name = ""
@@ -217,6 +219,21 @@ class RectangleTool(Tool):
     def cancel(self) -> None:
         self.anchor = None
         super().cancel()
+
+
+class PromptTool(RectangleTool):
+    """Drag a box around an object; the model segments what is inside (a suggestion)."""
+
+    name = "prompt"
+
+    def release(self, ev: CanvasEvent) -> None:
+        if self.anchor is None:
+            return
+        a, b = self.anchor, self._clamp(ev.pos)
+        self.cancel()
+        if min(abs(a.x() - b.x()), abs(a.y() - b.y())) * self.host.scale < 3:
+            return
+        self.host.prompt_box((min(a.x(), b.x()), min(a.y(), b.y()), max(a.x(), b.x()), max(a.y(), b.y())))
 
 
 class BrushTool(Tool):

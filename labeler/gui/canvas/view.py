@@ -11,13 +11,14 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import QFrame, QGraphicsScene, QGraphicsSimpleTextItem, QGraphicsView
 
+from ... import geometry
 from ...core.commands import delete_instances
 from ...core.entities import ImageRecord, InstanceStatus
 from ..session import Session
 from .image_layer import ImageLayer, ImageLoader
-from .items import PreviewItem, SelectionItem
+from .items import PreviewItem, ScoreTags, SelectionItem
 from .shape_layer import ShapeLayer
-from .tools import BrushTool, CanvasEvent, EditTool, PolygonTool, RectangleTool, Tool
+from .tools import BrushTool, CanvasEvent, EditTool, PolygonTool, PromptTool, RectangleTool, Tool
 
 MAX_ZOOM = 64.0  # screen pixels per image pixel
 WHEEL_STEP = 1.0015  # zoom factor per 1/8 degree of wheel rotation (1.2 per notch)
@@ -29,6 +30,7 @@ class CanvasView(QGraphicsView):
     toolChanged = Signal(str)
     loadingChanged = Signal(bool)  # full-resolution pixels still on their way
     imageFailed = Signal(str)
+    boxPrompted = Signal(object)  # (x0, y0, x1, y1) in image pixels, from the prompt tool
 
     def __init__(self, session: Session, parent=None) -> None:
         super().__init__(parent)
@@ -47,11 +49,12 @@ class CanvasView(QGraphicsView):
         self.shape_layer = ShapeLayer()
         self.selection_item = SelectionItem()
         self.preview = PreviewItem()
+        self.score_tags = ScoreTags()
         self.notice = QGraphicsSimpleTextItem()
         self.notice.setFlag(QGraphicsSimpleTextItem.GraphicsItemFlag.ItemIgnoresTransformations)
         self.notice.setBrush(QColor("#ffb0b0"))
         for z, item in enumerate((self.image_layer, self.shape_layer, self.selection_item,
-                                  self.preview, self.notice)):
+                                  self.score_tags, self.preview, self.notice)):
             item.setZValue(z)
             self.scene().addItem(item)
 
@@ -62,7 +65,8 @@ class CanvasView(QGraphicsView):
 
         self.brush_radius = 8.0
         self.tools: dict[str, Tool] = {t.name: t for t in (
-            EditTool(self), PolygonTool(self), RectangleTool(self), BrushTool(self), BrushTool(self, erase=True))}
+            EditTool(self), PolygonTool(self), RectangleTool(self), BrushTool(self), BrushTool(self, erase=True),
+            PromptTool(self))}
         self.tool: Tool = self.tools["edit"]
         self._space = False
         self._pan_from: QPointF | None = None
@@ -96,6 +100,9 @@ class CanvasView(QGraphicsView):
         category = self.session.category(category_id) if category_id is not None else None
         return QColor(category.color if category else "#ffffff")
 
+    def prompt_box(self, box: tuple[float, float, float, float]) -> None:
+        self.boxPrompted.emit(box)
+
     # --- tools -------------------------------------------------------------------------
 
     def set_tool(self, name: str) -> None:
@@ -107,10 +114,24 @@ class CanvasView(QGraphicsView):
     def set_brush_radius(self, radius: float) -> None:
         self.brush_radius = float(min(max(radius, 1.0), 500.0))
 
+    def enter_pressed(self) -> bool:
+        """Enter belongs to a tool that is drawing (it closes a polygon); True if it took it."""
+        return bool(self.tool.key(Qt.Key.Key_Return, Qt.KeyboardModifier.NoModifier))
+
+    def delete_active_vertex(self) -> bool:
+        tool = self.tools["edit"]
+        return self.tool is tool and tool.delete_active_vertex()  # type: ignore[attr-defined]
+
+    def show_instance(self, instance_id: int) -> None:
+        """Scroll (not zoom) so that the instance is on screen."""
+        instance = self.session.instances.get(instance_id)
+        if instance is not None:
+            x, y, w, h = geometry.bbox(instance.shape)
+            self.ensureVisible(QRectF(x, y, w, h), 40, 40)
+
     def delete_pressed(self) -> None:
         """Del: a highlighted vertex first, else the selected instances."""
-        tool = self.tools["edit"]
-        if self.tool is tool and tool.delete_active_vertex():  # type: ignore[attr-defined]
+        if self.delete_active_vertex():
             return
         selected = self.session.selected_instances()
         if selected:
@@ -172,7 +193,17 @@ class CanvasView(QGraphicsView):
         self.shape_layer.set_colors(self._colors())
         self._refresh_selection()
 
+    def _refresh_tags(self) -> None:
+        colors = self._colors()
+        tags = []
+        for instance in self.session.visible_instances():
+            if instance.status == InstanceStatus.PROPOSED and instance.score is not None:
+                x, y, _, _ = geometry.bbox(instance.shape)
+                tags.append((x, y, f"{instance.score:.2f}", colors.get(instance.category_id, QColor("#ffffff"))))
+        self.score_tags.set_tags(tags)
+
     def _refresh_selection(self) -> None:
+        self._refresh_tags()
         visible = {i.id for i in self.session.visible_instances()}
         selected = [i for i in self.session.selected_instances()
                     if i.id in visible and i.status != InstanceStatus.REJECTED]
@@ -211,6 +242,7 @@ class CanvasView(QGraphicsView):
     def _scale_changed(self) -> None:
         self.shape_layer.view_moved()
         self.selection_item.set_view_scale(self.scale)
+        self.score_tags.set_view_scale(self.scale)
         self.preview.set_view_scale(self.scale)
         self.zoomChanged.emit(self.scale)
 

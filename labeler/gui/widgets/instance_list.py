@@ -25,8 +25,7 @@ class InstanceModel(QAbstractTableModel):
         session.imageChanged.connect(lambda _image: self.reset())
         session.instancesChanged.connect(self._on_changed)
         session.categoriesChanged.connect(self._on_categories)
-        session.visibilityChanged.connect(
-            lambda: self.dataChanged.emit(self.index(0, 0), self.index(len(self.ids) - 1, 0)))
+        session.visibilityChanged.connect(self._refresh_all)
 
     def reset(self) -> None:
         self.beginResetModel()
@@ -52,8 +51,11 @@ class InstanceModel(QAbstractTableModel):
 
     def _on_categories(self) -> None:
         self._icons.clear()
+        self._refresh_all()
+
+    def _refresh_all(self) -> None:
         if self.ids:
-            self.dataChanged.emit(self.index(0, 0), self.index(len(self.ids) - 1, 0))
+            self.dataChanged.emit(self.index(0, 0), self.index(len(self.ids) - 1, len(COLUMNS) - 1))
 
     def rowCount(self, parent=QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self.ids)

@@ -1,0 +1,89 @@
+"""The model worker as Qt signals: polls the worker client from a timer on the GUI thread.
+
+Polling every 50 ms costs nothing measurable and keeps the worker code free of Qt; every
+answer arrives here in order. Answers from a model version other than the one that said
+Ready last are dropped (a result can be overtaken by a newer model).
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from ..workers.client import WorkerClient
+from ..workers.protocol import (
+    Cancel, Died, Failed, Fatal, Predict, Prelabel, Progress, Prompted, PromptBox, Ready, Suggested,
+    WorkerConfig,
+)
+
+POLL_MS = 50
+
+
+class ModelBridge(QObject):
+    ready = Signal(object)  # Ready
+    suggested = Signal(object)  # Suggested, from the current model version only
+    prompted = Signal(object)  # Prompted
+    progress = Signal(object)  # Progress of a batch
+    failed = Signal(object)  # Failed: one image or request
+    notice = Signal(str)  # something the person should read: the worker died, cannot start...
+
+    def __init__(self, config: WorkerConfig, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.client = WorkerClient(config)
+        self.info: Ready | None = None
+        self._next_request = 0
+        self._timer = QTimer(self)
+        self._timer.setInterval(POLL_MS)
+        self._timer.timeout.connect(self.poll)
+
+    def start(self) -> None:
+        self.client.start()
+        self._timer.start()
+
+    def stop(self) -> None:
+        self._timer.stop()
+        self.client.stop()
+
+    @property
+    def running(self) -> bool:
+        return self.client.fatal is None
+
+    # --- requests ----------------------------------------------------------------------
+
+    def suggest_now(self, image_id: int) -> None:
+        self.client.send(Predict((image_id,), urgent=True))
+
+    def prelabel(self, scope: str = "unlabeled") -> None:
+        self.client.send(Prelabel(scope))
+
+    def cancel(self) -> None:
+        self.client.send(Cancel())
+
+    def prompt(self, image_id: int, box: tuple[float, float, float, float], category_id: int | None) -> int:
+        self._next_request += 1
+        self.client.send(PromptBox(self._next_request, image_id, box, category_id))
+        return self._next_request
+
+    # --- answers -----------------------------------------------------------------------
+
+    def poll(self) -> None:
+        for answer in self.client.poll():
+            if isinstance(answer, Ready):
+                self.info = answer
+                self.ready.emit(answer)
+            elif isinstance(answer, Suggested):
+                if self.info is not None and answer.model_version == self.info.model_version:
+                    self.suggested.emit(answer)
+            elif isinstance(answer, Prompted):
+                self.prompted.emit(answer)
+            elif isinstance(answer, Progress):
+                self.progress.emit(answer)
+            elif isinstance(answer, Failed):
+                self.failed.emit(answer)
+            elif isinstance(answer, Fatal):
+                self.notice.emit(f"The model is off: {answer.message}")
+            elif isinstance(answer, Died):
+                self.notice.emit(
+                    f"The model worker stopped unexpectedly (exit code {answer.exitcode}); "
+                    + ("it was restarted and no label was lost." if answer.restarted else
+                       "it kept failing, so suggestions are off until labeler is restarted. "
+                       "No label was lost."))
