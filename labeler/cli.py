@@ -148,6 +148,20 @@ def _model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
 
 
+def _save_class_map(store: ProjectStore, text: str) -> None:
+    from .ml.registry import coco_class_map
+    from .store.proposals import parse_class_map, set_class_map
+
+    mapping = parse_class_map(text)
+    try:
+        used = coco_class_map([c.name for c in store.categories()], mapping)
+    except ValueError as exc:
+        raise ProjectError(str(exc)) from None
+    set_class_map(store, mapping)
+    names = [c.name for c in store.categories()]
+    print("class map (saved in the project): " + ", ".join(f"{n} -> {used.get(n, '(none)')}" for n in names))
+
+
 def cmd_prelabel(args: argparse.Namespace) -> int:
     import time
 
@@ -162,6 +176,8 @@ def cmd_prelabel(args: argparse.Namespace) -> int:
                           batch_size=args.batch, score_threshold=args.score_threshold,
                           allow_download=not args.offline)
     with ProjectStore.open(args.project) as store:
+        if args.class_map is not None:
+            _save_class_map(store, args.class_map)
         try:
             suggester = Suggester(store, config)
         except Exception as exc:  # weights, device or class problems: say which, plainly
@@ -263,6 +279,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--score-threshold", type=float, default=0.2, metavar="S",
                    help="suggestions below this score are not stored")
     p.add_argument("--offline", action="store_true", help="never try to download COCO weights")
+    p.add_argument("--class-map", metavar="A=B,...", help="which COCO class each project class "
+                   "takes from COCO weights, e.g. 'coin=clock,mug=cup,bird=' (empty: none); "
+                   "classes with a COCO name match by themselves. Saved in the project")
     p.add_argument("--untrained", action="store_true",
                    help="run even without trained weights (for testing the set-up)")
     p.set_defaults(func=cmd_prelabel)

@@ -46,6 +46,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("next_suggestion", "Select the next suggestion", ("Tab",), "Model"),
     ActionSpec("prelabel", "Pre-label every unlabeled image", (), "Model"),
     ActionSpec("cancel_prelabel", "Cancel pre-labeling", (), "Model"),
+    ActionSpec("class_map", "Which COCO class each class takes...", (), "Model"),
     ActionSpec("model_info", "About the model and its weights", (), "Model"),
     ActionSpec("fit", "Fit image to window", ("F",), "View", toolbar="Fit"),
     ActionSpec("zoom_in", "Zoom in", ("+", "="), "View"),

@@ -19,7 +19,8 @@ from ..core.commands import add_instance, relabel
 from ..core.entities import (
     ImageRecord, ImageStatus, Instance, InstanceStatus, Polygons, Provenance,
 )
-from ..store import ProjectStore
+from ..store import ProjectError, ProjectStore
+from ..store.proposals import class_map, parse_class_map, set_class_map
 from ..workers.protocol import WorkerConfig
 from .actions import ACTIONS, MENUS
 from .bridge import ModelBridge
@@ -49,6 +50,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.store = store
         self.bridge: ModelBridge | None = None
+        self.model_config: WorkerConfig | None = model
         self.suggest_untrained = suggest_untrained
         self.auto_suggest = False  # set when the model says which weights it has
         self.session = Session(store, self)
@@ -168,6 +170,10 @@ class MainWindow(QMainWindow):
         self.canvas.boxPrompted.connect(self._on_box_prompt)
 
     def _start_model(self, config: WorkerConfig) -> None:
+        if self.bridge is not None:
+            self.bridge.stop()
+            self.bridge.deleteLater()
+        self.model_config = config
         self.bridge = ModelBridge(config, self)
         self.bridge.ready.connect(self._on_model_ready)
         self.bridge.suggested.connect(lambda answer: self.session.reload(answer.image_id))
@@ -389,6 +395,23 @@ class MainWindow(QMainWindow):
     def do_cancel_prelabel(self) -> None:
         if self.bridge is not None:
             self.bridge.cancel()
+
+    def do_class_map(self) -> None:
+        current = class_map(self.store)
+        text = ", ".join(f"{c.name}={current.get(c.name, c.name)}" for c in self.session.categories.values())
+        answer, ok = QInputDialog.getText(
+            self, "COCO class mapping", "With COCO weights, each class starts from the COCO class named "
+            "here (empty: none).\nCLASS=COCO_CLASS, comma separated:", text=text)
+        if not ok:
+            return
+        try:
+            set_class_map(self.store, parse_class_map(answer))
+        except ProjectError as exc:
+            QMessageBox.warning(self, "COCO class mapping", str(exc))
+            return
+        if self.bridge is not None:
+            self._start_model(self.model_config)  # the worker reads the mapping when it starts
+            self.session.message.emit("Class mapping saved; the model is restarting with it")
 
     def do_model_info(self) -> None:
         info = self.bridge.info if self.bridge is not None else None

@@ -19,6 +19,7 @@ the image, so a batch run resumes where it stopped.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -54,6 +55,29 @@ def current_model_version(store: ProjectStore) -> int:
 def set_model_version(store: ProjectStore, version: int) -> None:
     with store.transaction():
         store.db.execute("UPDATE meta SET value = ? WHERE key = 'model_version'", (str(int(version)),))
+
+
+def class_map(store: ProjectStore) -> dict[str, str]:
+    """The project's own COCO class mapping (project class -> COCO class; "" = unmapped)."""
+    row = store.db.execute("SELECT value FROM meta WHERE key = 'class_map'").fetchone()
+    return json.loads(row[0]) if row else {}
+
+
+def set_class_map(store: ProjectStore, mapping: dict[str, str]) -> None:
+    with store.transaction():
+        store.db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('class_map', ?)",
+                         (json.dumps(mapping, sort_keys=True),))
+
+
+def parse_class_map(text: str) -> dict[str, str]:
+    """"coin=clock, mug=cup, bird=" -> {"coin": "clock", "mug": "cup", "bird": ""}."""
+    mapping = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, sep, target = item.partition("=")
+        if not sep or not name.strip():
+            raise ProjectError(f"class map entry {item!r} is not CLASS=COCO_CLASS")
+        mapping[name.strip()] = target.strip()
+    return mapping
 
 
 def store_suggestions(store: ProjectStore, image_id: int, model_version: int,

@@ -23,7 +23,7 @@ import numpy as np
 from ..core.entities import ImageRecord, Polygons
 from ..formats.images import ImageReadError, decode_image
 from ..store import ProjectStore
-from ..store.proposals import Suggestion, current_model_version, store_suggestions
+from ..store.proposals import Suggestion, class_map, current_model_version, store_suggestions
 from .protocol import Failed, Prompted, PromptBox, Ready, Suggested, WorkerConfig
 
 MODELS_DIR = "models"
@@ -60,7 +60,7 @@ class Suggester:
         self.loaded = load_model(
             config.model_name or DEFAULT_MODEL, [c.name for c in categories],
             checkpoint=project_checkpoint(store.project_dir, self.version), weights=weights,
-            class_map=config.class_map or None, allow_download=config.allow_download,
+            class_map=config.class_map or class_map(store) or None, allow_download=config.allow_download,
             **config.model_overrides)
         self.device = pick_device(config.device)
         self.device_text = describe_device(self.device)

@@ -41,3 +41,20 @@ def test_prelabel_errors_are_clear(tmp_path, capsys):
     assert code == 2 and "missing.pt" in err
     code, _, err = run(capsys, "prelabel", str(project), "--batch", "0")
     assert code == 2 and "--batch" in err
+
+
+def test_class_map_is_checked_and_saved_in_the_project(tmp_path, capsys):
+    from labeler.store.proposals import class_map
+
+    project = make_model_project(tmp_path)
+    base = ("prelabel", str(project), "--model", "maskrcnn_tiny", "--device", "cpu", "--offline")
+    code, _, err = run(capsys, *base, "--class-map", "square=unicorn")
+    assert code == 2 and "unicorn" in err and "not a COCO class" in err
+    code, _, err = run(capsys, *base, "--class-map", "triangle=kite")
+    assert code == 2 and "triangle" in err
+    code, _, err = run(capsys, *base, "--class-map", "square")
+    assert code == 2 and "CLASS=COCO_CLASS" in err
+    code, out, _ = run(capsys, *base, "--class-map", "square=tv, disk=frisbee")  # then: no weights
+    assert "square -> tv, disk -> frisbee" in out
+    with ProjectStore.open(project) as store:
+        assert class_map(store) == {"square": "tv", "disk": "frisbee"}
