@@ -2,13 +2,14 @@
 
 torchvision's MaskRCNN.forward pastes every mask into a full-size float image (300
 detections on a 12-megapixel photo: 14 GB). Predictor runs the model's own stages instead
-(transform, backbone, rpn, roi_heads) and pastes each 28x28 mask only over its own box,
-on the model's device, a bounded number of pixels at a time; only small boolean masks come
+(transform, backbone, rpn, roi_heads) and pastes each 28x28 mask the way torchvision does,
+but only over its own (padded) box, on the model's device; only small boolean masks come
 back to the CPU. A box prompt reuses the same RoI heads on a box the user drew.
 """
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,9 +17,10 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 from torchvision.models.detection import MaskRCNN
-from torchvision.models.detection.roi_heads import maskrcnn_inference
+from torchvision.models.detection.roi_heads import expand_boxes, expand_masks, maskrcnn_inference
 from torchvision.models.detection.transform import resize_boxes
 
 from ..core.entities import Polygons
@@ -27,20 +29,21 @@ from ..geometry.vertices import translate
 
 Box = tuple[float, float, float, float]
 
-# Pixels pasted per step (float32: 64 MB of output), so memory stays flat however many
-# detections there are and however large the image is.
-PASTE_CHUNK_PIXELS = 1 << 24
-
 
 @dataclass(frozen=True, eq=False)
 class Detection:
     """One instance: a 1-based model label, a score, a box in image pixels and a boolean
-    mask covering the integer rectangle that starts at ``origin`` (x, y)."""
+    mask covering the integer rectangle that starts at ``origin`` (x, y).
+
+    That rectangle is where torchvision pastes the mask: the box grown by one mask cell on
+    each side (a 28x28 mask is padded to 30x30), cut to whole pixels, clipped to the image.
+    So the mask may reach past ``box`` (about a pixel at threshold 0.5, up to a mask cell at
+    lower thresholds), never past the image. A box prompt's mask is cut to its box."""
 
     label: int
     score: float
     box: Box  # x0, y0, x1, y1
-    mask: np.ndarray  # bool, box-local
+    mask: np.ndarray  # bool, local to the (padded) box
     origin: tuple[int, int]  # (x, y) of mask[0, 0] in the image
 
     def to_polygons(self, tolerance: float = 0.5) -> Polygons | None:
@@ -65,79 +68,42 @@ class Detection:
         return out
 
 
-def integer_boxes(boxes: Tensor, height: int, width: int) -> Tensor:
-    """The pixel rectangles [x0, y0, x1, y1) that boxes touch, clipped to the image (int64)."""
-    lo = boxes[:, :2].floor()
-    hi = boxes[:, 2:].ceil()
-    limit = boxes.new_tensor([width, height])
-    return torch.cat([torch.minimum(lo.clamp(min=0), limit),
-                      torch.minimum(hi.clamp(min=0), limit)], dim=1).long()
-
-
-def _bilinear_weights(start: Tensor, lo: Tensor, size: Tensor, count: int, cells: int) -> Tensor:
-    """(n, count, cells) weights that resample ``cells`` mask cells spanning [lo, lo + size)
-    at the centres of the pixels start, start + 1, ...: the triangle kernel of bilinear
-    interpolation, zero outside the mask (grid_sample's align_corners=False, zero padding)."""
-    centres = start[:, None] + torch.arange(count, device=start.device, dtype=torch.float32) + 0.5
-    u = (centres - lo[:, None]) / size.clamp(min=1e-6)[:, None] * cells - 0.5
-    taps = torch.arange(cells, device=start.device, dtype=torch.float32)
-    return (1 - (u[:, :, None] - taps).abs()).clamp_(min=0)
-
-
-def _chunks(order: list[int], spans: list[list[int]], budget: int) -> Iterator[list[int]]:
-    """Consecutive runs of ``order`` whose padded (count x max h x max w) size fits ``budget``."""
-    chunk: list[int] = []
-    max_h = max_w = 1
-    for i in order:
-        w, h = spans[i]
-        grown_h, grown_w = max(max_h, h, 1), max(max_w, w, 1)
-        if chunk and (len(chunk) + 1) * grown_h * grown_w > budget:
-            yield chunk
-            chunk, grown_h, grown_w = [], max(h, 1), max(w, 1)
-        chunk.append(i)
-        max_h, max_w = grown_h, grown_w
-    if chunk:
-        yield chunk
-
-
 def paste_masks_in_boxes(masks: Tensor, boxes: Tensor, image_size: tuple[int, int],
-                         threshold: float = 0.5, chunk_pixels: int = PASTE_CHUNK_PIXELS
-                         ) -> list[tuple[tuple[int, int], np.ndarray]]:
-    """Paste (N, M, M) mask probabilities into their boxes (image pixels) and threshold them,
-    each only over its own integer box: [(origin (x, y), bool mask), ...] in input order.
+                         threshold: float = 0.5) -> list[tuple[tuple[int, int], np.ndarray]]:
+    """Paste (N, M, M) mask probabilities into their boxes (image pixels) and threshold them:
+    [(origin (x, y), bool mask), ...] in input order, each mask covering only its own paste
+    rectangle clipped to the image, with origin its top-left pixel.
 
-    Bilinear resampling is separable, so each mask is resampled as two small matrix products
-    (A_y @ mask @ A_x^T); this gives grid_sample's values (tests check it) at a fraction of
-    its cost on the CPU, where building a sampling grid per output pixel dominates."""
+    This is torchvision's paste (roi_heads.paste_masks_in_image): the mask padded by one
+    zero cell (expand_masks), its box grown to match (expand_boxes) and cut to integers,
+    then F.interpolate (bilinear, align_corners=False) to that integer rectangle, whose
+    pixels [x0, x1] x [y0, y1] are kept where they fall in the image. Only it never builds
+    the (N, H, W) image stack; it works on the masks' device and moves only the thresholded
+    bool masks to the CPU."""
     count = masks.shape[0]
     if count == 0:
         return []
     height, width = image_size
-    boxes = boxes.float()
-    ints = integer_boxes(boxes, height, width)
-    ints_list = ints.tolist()
-    spans = [[max(x1 - x0, 0), max(y1 - y0, 0)] for x0, y0, x1, y1 in ints_list]
-    results = [((x0, y0), np.zeros((h, w), dtype=bool))
-               for (x0, y0, _, _), (w, h) in zip(ints_list, spans)]
-    # Bilinear values never exceed the largest cell: a mask with no cell above the threshold
-    # pastes to nothing and costs nothing (untrained models give many of those).
+    masks = masks.float()
+    if boxes.dtype != torch.float64:
+        boxes = boxes.float()
+    padded, scale = expand_masks(masks, padding=1)
+    rects = expand_boxes(boxes, scale).to(dtype=torch.int64).tolist()
+    # Bilinear values never exceed the largest cell (the padding only adds zeros): a mask
+    # with no cell above the threshold pastes to nothing (untrained models give many).
     live = (masks.flatten(1).amax(dim=1) > threshold).tolist()
-    order = sorted((j for j in range(count) if live[j]), key=lambda j: spans[j][0] * spans[j][1],
-                   reverse=True)
-    for chunk in _chunks(order, spans, chunk_pixels):
-        max_w = max(spans[j][0] for j in chunk)
-        max_h = max(spans[j][1] for j in chunk)
-        if not (max_h and max_w):
+    results = []
+    for j, (x0, y0, x1, y1) in enumerate(rects):
+        # the part of [x0, x1] x [y0, y1] inside the image, as paste_mask_in_image keeps it
+        left, top = min(max(x0, 0), width), min(max(y0, 0), height)
+        right, bottom = max(min(x1 + 1, width), left), max(min(y1 + 1, height), top)
+        if not (live[j] and right > left and bottom > top):
+            results.append(((left, top), np.zeros((bottom - top, right - left), dtype=bool)))
             continue
-        idx = torch.tensor(chunk, device=masks.device)
-        b, start = boxes[idx], ints[idx, :2].float()
-        cells = masks.shape[-1]
-        ay = _bilinear_weights(start[:, 1], b[:, 1], b[:, 3] - b[:, 1], max_h, cells)
-        ax = _bilinear_weights(start[:, 0], b[:, 0], b[:, 2] - b[:, 0], max_w, cells)
-        binary = (torch.bmm(torch.bmm(ay, masks[idx].float()), ax.transpose(1, 2)) > threshold).cpu().numpy()
-        for k, j in enumerate(chunk):
-            w, h = spans[j]
-            results[j] = (results[j][0], binary[k, :h, :w].copy())
+        size = (max(y1 - y0 + 1, 1), max(x1 - x0 + 1, 1))
+        probs = F.interpolate(padded[j][None, None], size=size, mode="bilinear", align_corners=False)[0, 0]
+        local = probs[top - y0:bottom - y0, left - x0:right - x0] > threshold
+        results.append(((left, top), local.cpu().numpy()))
     return results
 
 
@@ -251,7 +217,11 @@ class Predictor:
         """Segment the object in a box the user drew: the RoI box head picks the class (best
         non-background one, unless ``label`` is given), the mask head draws its mask inside
         the box. Score: that class's probability. None when the box holds no image pixel;
-        the mask may be empty (to_polygons then gives None)."""
+        the mask may be empty (to_polygons then gives None).
+
+        The mask is pasted as for detections, then cut to the pixels the box touches: the
+        user asked for this box, and a low mask threshold would otherwise let the mask
+        bleed up to a mask cell into torchvision's padding around it."""
         classes = int(self.model.roi_heads.box_predictor.cls_score.out_features)
         if label is not None and not 1 <= int(label) < classes:
             raise ValueError(f"label must lie in 1..{classes - 1}, got {label}")
@@ -276,5 +246,9 @@ class Predictor:
                 mask_logits = heads.mask_predictor(heads.mask_head(pooled))
                 labels = [torch.tensor([chosen], device=self.device)]
                 mask_probs = maskrcnn_inference(mask_logits.float(), labels)[0][:, 0]
-            (origin, mask), = paste_masks_in_boxes(mask_probs, clipped, (height, width), self.mask_threshold)
-            return Detection(chosen, float(probs[chosen]), (x0, y0, x1, y1), mask, origin)
+            ((ox, oy), mask), = paste_masks_in_boxes(mask_probs, clipped, (height, width), self.mask_threshold)
+            left, top = max(math.floor(x0), ox), max(math.floor(y0), oy)
+            right = max(min(math.ceil(x1), ox + mask.shape[1]), left)
+            bottom = max(min(math.ceil(y1), oy + mask.shape[0]), top)
+            mask = mask[top - oy:bottom - oy, left - ox:right - ox].copy()
+            return Detection(chosen, float(probs[chosen]), (x0, y0, x1, y1), mask, (left, top))
