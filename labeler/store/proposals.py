@@ -138,3 +138,28 @@ def images_needing_suggestions(store: ProjectStore, model_version: int,
     seen = {row[0] for row in store.db.execute(
         "SELECT image_id FROM predictions WHERE model_version = ?", (model_version,))}
     return [image for image in store.images() if image.status in statuses[scope] and image.id not in seen]
+
+
+def uncertainty(store: ProjectStore, model_version: int, lowest: int = 3) -> dict[int, float]:
+    """image id -> how unsure the model is about it: 1 - the mean of its `lowest` lowest
+    suggestion scores from this version (an image it suggested nothing for scores 0.5, as
+    unknown). Only images this version has looked at are in the result."""
+    scores: dict[int, list[float]] = {}
+    for image_id, score in store.db.execute(
+            "SELECT image_id, score FROM instances WHERE provenance = ? AND score IS NOT NULL",
+            (str(Provenance.model(model_version)),)):
+        scores.setdefault(image_id, []).append(score)
+    out = {}
+    for (image_id,) in store.db.execute("SELECT image_id FROM predictions WHERE model_version = ?",
+                                        (model_version,)):
+        found = sorted(scores.get(image_id, ()))[:lowest]
+        out[image_id] = 1.0 - sum(found) / len(found) if found else 0.5
+    return out
+
+
+def review_order(store: ProjectStore, model_version: int) -> list[ImageRecord]:
+    """Images nobody has reviewed yet, the ones the model is least sure about first (they
+    teach it most); those the model has not looked at yet come last, in path order."""
+    unsure = uncertainty(store, model_version)
+    todo = [i for i in store.images() if i.status in (ImageStatus.UNLABELED, ImageStatus.PROPOSED)]
+    return sorted(todo, key=lambda i: (i.id not in unsure, -unsure.get(i.id, 0.0), i.path))

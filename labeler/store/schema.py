@@ -66,7 +66,44 @@ V2 = """
         INSERT OR IGNORE INTO meta(key, value) VALUES ('model_version', '0');
 """
 
+# Version 3: the correction loop. `model_versions` has one row per training round (a
+# candidate version; the promoted one becomes meta.model_version), `splits` pins each
+# accepted image to training or held-out for good, and `effort` counts what the person did
+# per image under each model version.
+V3 = """
+        CREATE TABLE model_versions (
+            version         INTEGER PRIMARY KEY,
+            parent          INTEGER NOT NULL,  -- the version it was fine-tuned from (0: initial weights)
+            model_name      TEXT NOT NULL,
+            status          TEXT NOT NULL CHECK (status IN
+                                ('training', 'promoted', 'kept_previous', 'failed', 'interrupted')),
+            accepted_images INTEGER NOT NULL,  -- accepted images in its data snapshot
+            train_images    INTEGER NOT NULL DEFAULT 0,
+            heldout_images  INTEGER NOT NULL DEFAULT 0,
+            snapshot        TEXT NOT NULL DEFAULT '',  -- id of the data it saw
+            metrics         TEXT NOT NULL DEFAULT '{}',  -- JSON: mask_ap, box_ap, previous_mask_ap, loss...
+            reason          TEXT NOT NULL DEFAULT '',  -- why it was not promoted, or failed
+            checkpoint      TEXT,  -- file name under PROJECT/models, NULL when none was kept
+            started         TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+            finished        TEXT
+        );
+        CREATE TABLE splits (
+            image_id INTEGER PRIMARY KEY REFERENCES images(id) ON DELETE CASCADE,
+            heldout  INTEGER NOT NULL CHECK (heldout IN (0, 1))
+        );
+        CREATE TABLE effort (
+            image_id      INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+            model_version INTEGER NOT NULL,
+            vertices      INTEGER NOT NULL DEFAULT 0,  -- polygon vertices placed or moved
+            strokes       INTEGER NOT NULL DEFAULT 0,  -- brush and eraser strokes
+            keys          INTEGER NOT NULL DEFAULT 0,  -- accept, reject, delete, relabel...
+            seconds       REAL NOT NULL DEFAULT 0,  -- time with the image on screen
+            PRIMARY KEY (image_id, model_version)
+        );
+        INSERT OR IGNORE INTO meta(key, value) VALUES ('retrain_every', '10');
+"""
+
 # MIGRATIONS[N - 1] takes a database from schema version N - 1 to N. Each runs in one
 # transaction together with the new user_version.
-MIGRATIONS: list[str] = [V1, V2]
+MIGRATIONS: list[str] = [V1, V2, V3]
 SCHEMA_VERSION = len(MIGRATIONS)
