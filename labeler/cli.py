@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import sys
 from pathlib import Path
 from typing import Callable, Sequence
@@ -215,6 +216,114 @@ def cmd_prelabel(args: argparse.Namespace) -> int:
     return 0
 
 
+def _trainer_config(args: argparse.Namespace):
+    from .workers.protocol import TrainerConfig
+    from .workers.trainer import with_budget
+
+    if args.batch < 1:
+        raise ProjectError(f"--batch must be at least 1, got {args.batch}")
+    config = TrainerConfig(str(args.project), model_name=args.model,
+                           weights=str(args.weights) if args.weights else None, device=args.device,
+                           batch_size=args.batch, lr=args.lr, allow_download=not args.offline)
+    try:
+        return with_budget(config, args.budget)
+    except ValueError as exc:
+        raise ProjectError(str(exc)) from None
+
+
+class RoundPrinter:
+    """Prints a training round's progress on stderr (rank 0 only under torchrun)."""
+
+    def __init__(self) -> None:
+        self.progress: Progress | None = None
+
+    def __call__(self, message) -> None:
+        from .workers.protocol import RoundStarted, TrainProgress
+
+        if isinstance(message, RoundStarted):
+            print(f"round v{message.version}: {message.train_images} training images, "
+                  f"{message.heldout_images} held-out images", file=sys.stderr)
+        elif isinstance(message, TrainProgress) and message.phase == "training":
+            if self.progress is None or message.step == 1:
+                self.progress = Progress(f"training v{message.version}")
+            if message.step == message.total or message.step % 10 == 0:
+                self.progress(message.step, message.total)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .workers.distributed import train_rounds
+    from .workers.trainer import TrainerBusy
+
+    if args.rounds < 1:
+        raise ProjectError(f"--rounds must be at least 1, got {args.rounds}")
+    config = _trainer_config(args)
+    ProjectStore.open(args.project).close()  # a clear error for a wrong path, before torch loads
+    failed = 0
+    lead = os.environ.get("RANK", "0") == "0"  # under torchrun, only rank 0 speaks
+    try:
+        for done in train_rounds(config, args.rounds, RoundPrinter()):
+            if not lead:
+                continue
+            if done.version is None:
+                print(f"no round: {done.reason}")
+                return 1
+            m = done.metrics
+            figures = (f"held-out mask AP {m['mask_ap']:.3f} (was {m['previous_mask_ap']:.3f}), box AP "
+                       f"{m['box_ap']:.3f}, loss {m['loss']:.3f}, {m['steps']} steps in {m['train_seconds']:.0f} s"
+                       if "mask_ap" in m else "")
+            print(f"v{done.version}: {done.status}" + (f" - {figures}" if figures else "") + f"; {done.reason}")
+            failed += done.status == "failed"
+    except TrainerBusy as exc:
+        raise ProjectError(str(exc)) from None
+    return 1 if failed else 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    import shutil
+    import tempfile
+
+    from .workers.protocol import WorkerConfig
+    from .workers.simulate import build_projects, overall_ratio, simulate, table
+
+    for name in ("start_with", "retrain_every"):
+        if getattr(args, name) < 0:
+            raise ProjectError(f"--{name.replace('_', '-')} must be 0 or more")
+    if not Path(args.ground_truth).is_file():
+        raise ProjectError(f"{args.ground_truth}: no such file")
+    keep = args.keep or args.project is not None
+    workdir = Path(args.project) if args.project else Path(tempfile.mkdtemp(prefix="labeler-simulate-"))
+    args.project = workdir / "simulation"
+    trainer = _trainer_config(args)
+    worker = WorkerConfig(str(args.project), model_name=args.model, weights=trainer.weights,
+                          device=args.device, batch_size=1, score_threshold=args.score_threshold,
+                          allow_download=not args.offline)
+    try:
+        truth, sim = build_projects(Path(args.ground_truth), Path(args.images), workdir)
+        blocks = []
+        with truth, sim:
+            print(f"simulating {len(sim.images())} images, {len(sim.categories())} classes; first "
+                  f"{args.start_with} by hand, a round after every {args.retrain_every}", file=sys.stderr)
+
+            def said(done) -> None:
+                m = done.metrics
+                ap = f", held-out mask AP {m['mask_ap']:.3f}" if "mask_ap" in m else ""
+                print(f"round v{done.version}: {done.status}{ap}; {done.reason}", file=sys.stderr)
+
+            for block in simulate(truth, sim, worker, trainer, start_with=args.start_with,
+                                  retrain_every=args.retrain_every, limit=args.limit, on_round=said):
+                blocks.append(block)
+                print(f"images {block.first}-{block.last} done with model v{block.model_version}", file=sys.stderr)
+        print(table(blocks))
+        ratio = overall_ratio(blocks)
+        print(f"ratio: {ratio:.2f}" if ratio is not None else "ratio: - (no ground-truth instance)")
+    finally:
+        if not keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    if keep:
+        print(f"the simulated project: {args.project}", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="labeler",
@@ -285,6 +394,43 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--untrained", action="store_true",
                    help="run even without trained weights (for testing the set-up)")
     p.set_defaults(func=cmd_prelabel)
+
+    p = sub.add_parser("train", help="fine-tune the model on the accepted labels (headless)",
+                       description="Run training rounds on the accepted images: each round fine-tunes "
+                                   "the current model, scores it on held-out accepted images (mask AP) "
+                                   "and keeps it only if it is at least as good. Several GPUs: "
+                                   "torchrun --nproc-per-node N $(which labeler) train PROJECT_DIR")
+    p.add_argument("project", metavar="PROJECT_DIR")
+    _model_options(p)
+    p.add_argument("--rounds", type=int, default=1, metavar="K")
+    p.add_argument("--budget", metavar="STEPS|90s|5m", help="per round: optimizer steps (default 200) "
+                   "or a time limit")
+    p.add_argument("--batch", type=int, default=2, metavar="N", help="images per step (per GPU)")
+    p.add_argument("--lr", type=float, default=None, help="learning rate (default: the optimizer's)")
+    p.add_argument("--offline", action="store_true", help="never try to download COCO weights")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("simulate", help="replay labeling a dataset with ground truth: how much does "
+                       "the model save?",
+                       description="Label the images in path order as a person would with the model's "
+                                   "help, retraining as configured, and count the actions against "
+                                   "drawing everything by hand. Prints a table and 'ratio: R'.")
+    p.add_argument("ground_truth", metavar="GROUND_TRUTH_COCO.json")
+    p.add_argument("--images", required=True, metavar="DIR", help="the folder the COCO file's images are in")
+    p.add_argument("--start-with", type=int, default=10, metavar="K", help="images labeled by hand first")
+    p.add_argument("--retrain-every", type=int, default=10, metavar="N", help="a round after every N images")
+    p.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N images")
+    p.add_argument("--project", default=None, metavar="DIR", help="keep the simulated projects here "
+                   "(default: a temporary folder, removed afterwards)")
+    p.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    _model_options(p)
+    p.add_argument("--budget", metavar="STEPS|90s|5m", help="per round (default 200 steps)")
+    p.add_argument("--batch", type=int, default=2, metavar="N", help="images per training step")
+    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--score-threshold", type=float, default=0.5, metavar="S",
+                   help="suggestions shown to the simulated person")
+    p.add_argument("--offline", action="store_true", help="never try to download COCO weights")
+    p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser("stats", help="images by status, instances by class and provenance")
     p.add_argument("project", metavar="PROJECT_DIR")

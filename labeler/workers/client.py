@@ -1,10 +1,11 @@
-"""The app's side of a worker process: start it (spawn), send, poll, restart when it dies.
+"""The app's side of the worker processes: start them (spawn), send, poll, restart on death.
 
 No Qt here: the GUI polls `poll()` from a timer (gui/bridge.py), and tests and scripts can
-drive it directly. The client remembers what it asked for and has not been answered yet
-(images for the screen, a running batch), and asks a restarted worker again, so a crash
-loses nothing but time. A worker that dies MAX_RESTARTS times in a row without answering
-anything in between is not started again.
+drive the clients directly. `WorkerClient` (inference) remembers what it asked for and has
+not been answered yet (images for the screen, a running batch) and asks a restarted worker
+again, so a crash loses nothing but time; while it serves the image on screen it sets
+`screen_busy`, which the trainer waits on between steps. A process that dies MAX_RESTARTS
+times in a row without answering anything in between is not started again.
 """
 
 from __future__ import annotations
@@ -13,39 +14,37 @@ import multiprocessing as mp
 import queue
 from typing import Callable
 
-from . import inference
+from . import inference, training
 from .protocol import (
-    Cancel, Died, Failed, Fatal, Predict, Prelabel, Progress, Prompted, Shutdown, Suggested,
-    WorkerConfig,
+    Cancel, Died, Failed, Fatal, Predict, Prelabel, Progress, Prompted, RoundDone, Shutdown, StopRound,
+    Suggested, Train, TrainerConfig, TrainProgress, WorkerConfig,
 )
 
 MAX_RESTARTS = 3
+_CONTEXT = mp.get_context("spawn")  # fork would copy the GUI's threads and CUDA state
 
 
-class WorkerClient:
-    def __init__(self, config: WorkerConfig, target: Callable = inference.main) -> None:
+class ProcessClient:
+    """One worker process and its two queues."""
+
+    name = "labeler-worker"
+
+    def __init__(self, config, target: Callable) -> None:
         self.config = config
         self._target = target
-        self._ctx = mp.get_context("spawn")  # fork would copy the GUI's threads and CUDA state
+        self._ctx = _CONTEXT
         self._process = None
         self._inbox = self._outbox = None
-        self._pending_urgent: dict[int, None] = {}
-        self._batch: Prelabel | Predict | None = None
         self._deaths = 0
-        self._suspects: set[int] = set()  # images on screen when the worker last died
         self.fatal: str | None = None
 
-    # --- life --------------------------------------------------------------------------
+    def _args(self) -> tuple:
+        return (self.config, self._inbox, self._outbox)
 
     def start(self) -> None:
         self._inbox, self._outbox = self._ctx.Queue(), self._ctx.Queue()
-        self._process = self._ctx.Process(target=self._target, args=(self.config, self._inbox, self._outbox),
-                                          name="labeler-inference", daemon=True)
+        self._process = self._ctx.Process(target=self._target, args=self._args(), name=self.name, daemon=True)
         self._process.start()
-        if self._pending_urgent:
-            self._inbox.put(Predict(tuple(self._pending_urgent), urgent=True))
-        if self._batch is not None:
-            self._inbox.put(self._batch)
 
     @property
     def alive(self) -> bool:
@@ -69,15 +68,7 @@ class WorkerClient:
             q.cancel_join_thread()
             q.close()
 
-    # --- talking -----------------------------------------------------------------------
-
     def send(self, message) -> None:
-        if isinstance(message, Predict) and message.urgent:
-            self._pending_urgent.update(dict.fromkeys(message.image_ids))
-        elif isinstance(message, (Predict, Prelabel)):
-            self._batch = message
-        elif isinstance(message, Cancel):
-            self._batch = None
         if self.alive:
             self._inbox.put(message)
 
@@ -93,25 +84,72 @@ class WorkerClient:
             except (queue.Empty, OSError, ValueError):
                 break
         for answer in answers:
+            if isinstance(answer, Fatal):
+                self.fatal = answer.message
             self._note(answer)
         if self._process is not None and not self._process.is_alive() and self.fatal is None:
             answers.extend(self._restart())
         return answers
 
     def _note(self, answer) -> None:
-        if isinstance(answer, (Suggested, Failed)) and answer.image_id is not None:
-            self._pending_urgent.pop(answer.image_id, None)
-        if isinstance(answer, Progress) and not answer.running:
-            self._batch = None
-        if isinstance(answer, Fatal):
-            self.fatal = answer.message
-        if isinstance(answer, (Suggested, Prompted)):
-            self._deaths = 0
+        """Bookkeeping on each answer (subclasses)."""
+
+    def _before_restart(self) -> list:
+        """Answers to add when the process died (subclasses)."""
+        return []
 
     def _restart(self) -> list:
         exitcode = self._process.exitcode
         self._deaths += 1
         self.stop()
+        out = self._before_restart()
+        if self._deaths > MAX_RESTARTS:
+            self.fatal = f"the {self.name} process died {self._deaths} times in a row (exit code {exitcode})"
+            return [Died(exitcode, restarted=False), *out]
+        self.start()
+        return [Died(exitcode, restarted=True), *out]
+
+
+class WorkerClient(ProcessClient):
+    """The inference worker."""
+
+    name = "labeler-inference"
+
+    def __init__(self, config: WorkerConfig, target: Callable = inference.main) -> None:
+        super().__init__(config, target)
+        self._pending_urgent: dict[int, None] = {}
+        self._batch: Prelabel | Predict | None = None
+        self._suspects: set[int] = set()  # images on screen when the worker last died
+        self.screen_busy = self._ctx.Event()  # set while an image on screen waits for its suggestions
+
+    def start(self) -> None:
+        super().start()
+        if self._pending_urgent:
+            self._inbox.put(Predict(tuple(self._pending_urgent), urgent=True))
+        if self._batch is not None:
+            self._inbox.put(self._batch)
+
+    def send(self, message) -> None:
+        if isinstance(message, Predict) and message.urgent:
+            self._pending_urgent.update(dict.fromkeys(message.image_ids))
+            self.screen_busy.set()
+        elif isinstance(message, (Predict, Prelabel)):
+            self._batch = message
+        elif isinstance(message, Cancel):
+            self._batch = None
+        super().send(message)
+
+    def _note(self, answer) -> None:
+        if isinstance(answer, (Suggested, Failed)) and answer.image_id is not None:
+            self._pending_urgent.pop(answer.image_id, None)
+            if not self._pending_urgent:
+                self.screen_busy.clear()
+        if isinstance(answer, Progress) and not answer.running:
+            self._batch = None
+        if isinstance(answer, (Suggested, Prompted)):
+            self._deaths = 0
+
+    def _before_restart(self) -> list:
         # An image that was being served at two deaths in a row is given up on, not retried.
         again = self._suspects & set(self._pending_urgent)
         self._suspects = set(self._pending_urgent) - again
@@ -119,8 +157,44 @@ class WorkerClient:
         for image_id in again:
             del self._pending_urgent[image_id]
             out.append(Failed(image_id, "the model worker died twice on this image; skipped"))
-        if self._deaths > MAX_RESTARTS:
-            self.fatal = f"the model worker died {self._deaths} times in a row (exit code {exitcode})"
-            return [Died(exitcode, restarted=False), *out]
-        self.start()
-        return [Died(exitcode, restarted=True), *out]
+        if not self._pending_urgent:
+            self.screen_busy.clear()
+        return out
+
+
+class TrainerClient(ProcessClient):
+    """The trainer. A restarted trainer starts idle: the app asks for a round again when one
+    is due (the half-done round is recorded as interrupted, the current model stays)."""
+
+    name = "labeler-trainer"
+
+    def __init__(self, config: TrainerConfig, screen_busy=None, target: Callable = training.main) -> None:
+        super().__init__(config, target)
+        self.screen_busy = screen_busy
+        self.rounds_left = 0  # asked for and not reported done
+
+    @property
+    def busy(self) -> bool:
+        return self.rounds_left > 0
+
+    def _args(self) -> tuple:
+        return (self.config, self._inbox, self._outbox, self.screen_busy)
+
+    def send(self, message) -> None:
+        if isinstance(message, Train) and self.alive:
+            self.rounds_left += max(1, message.rounds)
+        elif isinstance(message, StopRound):
+            self.rounds_left = min(self.rounds_left, 1)
+        super().send(message)
+
+    def _note(self, answer) -> None:
+        if isinstance(answer, (TrainProgress, RoundDone)):
+            self._deaths = 0
+        if isinstance(answer, RoundDone):
+            self.rounds_left = 0 if answer.status == "skipped" else max(0, self.rounds_left - 1)
+        elif isinstance(answer, (Failed, Fatal)):
+            self.rounds_left = 0
+
+    def _before_restart(self) -> list:
+        self.rounds_left = 0
+        return []

@@ -17,7 +17,7 @@ from typing import Iterator
 from ..store import ProjectStore
 from ..store.proposals import images_needing_suggestions
 from .protocol import (
-    Cancel, Failed, Fatal, Predict, Prelabel, Progress, PromptBox, Shutdown, Suggested, WorkerConfig,
+    Cancel, Failed, Fatal, Predict, Prelabel, Progress, PromptBox, Reload, Shutdown, Suggested, WorkerConfig,
 )
 
 
@@ -91,6 +91,19 @@ class Worker:
             self._start(images_needing_suggestions(self.store, self.suggester.version, message.scope))
         elif isinstance(message, Cancel):
             self._finish()
+        elif isinstance(message, Reload):
+            self._reload()
+
+    def _reload(self) -> None:
+        """Swap in the project's current model version. The old model keeps serving if the
+        new one cannot be loaded; queued background work belonged to the old one."""
+        from .suggest import Suggester
+
+        fresh = Suggester(self.store, self.suggester.config)
+        self._finish()
+        self.suggester.close()
+        self.suggester = fresh
+        self.outbox.put(fresh.ready())
 
     def _unseen(self, image_ids: list[int]) -> tuple[list, list[int]]:
         seen = {row[0] for row in self.store.db.execute(

@@ -119,3 +119,66 @@ class Died:
 
     exitcode: int | None
     restarted: bool
+
+
+@dataclass(frozen=True)
+class Reload:
+    """Load the project's current model version (a round promoted a new one) and suggest
+    again for every image nobody has reviewed yet."""
+
+
+# --- the trainer --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TrainerConfig:
+    project_dir: str
+    model_name: str | None = None  # None: the model of the current checkpoint, else the default
+    weights: str | None = None  # starting weights when the project has no checkpoint yet
+    device: str = "auto"
+    steps: int = 200  # budget per round: optimizer steps...
+    seconds: float | None = None  # ...or seconds, whichever ends first
+    batch_size: int = 2
+    lr: float | None = None  # None: the engine's default for the optimizer
+    holdout: float = 0.2  # share of accepted images kept for scoring, never trained on
+    allow_download: bool = True
+    class_map: dict[str, str] = field(default_factory=dict)
+    model_overrides: dict = field(default_factory=dict)
+    engine: dict = field(default_factory=dict)  # other ml.engine.TrainConfig fields
+    threads: int | None = None  # CPU threads for torch (None: all but one core)
+
+
+@dataclass(frozen=True)
+class Train:
+    """Run `rounds` training rounds, one after the other."""
+
+    rounds: int = 1
+
+
+@dataclass(frozen=True)
+class StopRound:
+    """End the running round's training now; it is still scored and may be promoted."""
+
+
+@dataclass(frozen=True)
+class RoundStarted:
+    version: int
+    train_images: int
+    heldout_images: int
+    steps: int
+
+
+@dataclass(frozen=True)
+class TrainProgress:
+    version: int
+    phase: str  # "training" | "scoring"
+    step: int
+    total: int
+    loss: float | None = None
+
+
+@dataclass(frozen=True)
+class RoundDone:
+    version: int | None  # None: no round was started (too few accepted images...)
+    status: str  # promoted | kept_previous | failed | skipped
+    metrics: dict = field(default_factory=dict)
+    reason: str = ""  # why it was not promoted, failed or skipped, in one sentence

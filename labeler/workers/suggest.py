@@ -35,6 +35,18 @@ def project_checkpoint(project_dir: Path, version: int) -> Path | None:
     return path if version > 0 and path.is_file() else None
 
 
+def project_model_name(project_dir: Path, version: int, requested: str | None) -> str:
+    """The model to build: the one asked for, else the one the project's checkpoint holds
+    (so a project fine-tuned on the light model keeps it), else the registry's default."""
+    from ..ml.registry import DEFAULT_MODEL
+    from ..ml.weights import read_checkpoint
+
+    if requested:
+        return requested
+    checkpoint = project_checkpoint(project_dir, version)
+    return read_checkpoint(checkpoint)["model_name"] if checkpoint is not None else DEFAULT_MODEL
+
+
 def scale_polygons(shape: Polygons, factor: float) -> Polygons:
     if factor == 1:
         return shape
@@ -46,7 +58,6 @@ class Suggester:
     def __init__(self, store: ProjectStore, config: WorkerConfig) -> None:
         from ..ml.device import describe_device, pick_device  # torch is imported only here
         from ..ml.predict import Predictor
-        from ..ml.registry import DEFAULT_MODEL
         from ..ml.weights import load_model
 
         self.store = store
@@ -58,7 +69,7 @@ class Suggester:
         self.version = current_model_version(store)
         weights = Path(config.weights) if config.weights else None
         self.loaded = load_model(
-            config.model_name or DEFAULT_MODEL, [c.name for c in categories],
+            project_model_name(store.project_dir, self.version, config.model_name), [c.name for c in categories],
             checkpoint=project_checkpoint(store.project_dir, self.version), weights=weights,
             class_map=config.class_map or class_map(store) or None, allow_download=config.allow_download,
             **config.model_overrides)

@@ -22,11 +22,12 @@ def run(capsys, *args):
 def test_help_lists_every_command():
     proc = subprocess.run([sys.executable, "-m", "labeler", "--help"], capture_output=True, text=True)
     assert proc.returncode == 0
-    for command in ("demo", "gui", "init", "import", "export", "stats", "prelabel"):
+    for command in ("demo", "gui", "init", "import", "export", "stats", "prelabel", "train", "simulate"):
         assert command in proc.stdout
 
 
-@pytest.mark.parametrize("command", ["demo", "gui", "init", "import", "export", "stats", "prelabel"])
+@pytest.mark.parametrize("command", ["demo", "gui", "init", "import", "export", "stats", "prelabel", "train",
+                                     "simulate"])
 def test_each_command_has_help(command, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main([command, "--help"])

@@ -1,0 +1,277 @@
+"""One round of the correction loop: snapshot -> fine-tune -> score -> keep the better model.
+
+`run_round` is shared by the trainer process (training.py), `labeler train` and
+`labeler simulate`. A round:
+
+1. takes a snapshot of the accepted labels (one transaction; labels accepted meanwhile go
+   into the next round) and its held-out split (store/training.py: about 20 %, pinned);
+2. loads the project's current model (its checkpoint and optimizer state, or the starting
+   weights when there is none yet) and scores it on the held-out images;
+3. fine-tunes it on the training images within the budget (steps or seconds);
+4. scores the result on the same held-out images (COCOeval mask AP and box AP) and
+   promotes it if its mask AP is at least the current model's (the first round: if it
+   trained without error). A promoted version's checkpoint is PROJECT/models/vN.pt.
+
+A diverging loss abandons the round and keeps the current model; so does any error, with
+the reason recorded in model_versions and shown to the person. Only one trainer works on
+a project at a time (a lock file under PROJECT/models).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import traceback
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Callable, Iterator
+
+from ..store import ProjectStore
+from ..store.training import begin_version, finish_version, take_snapshot
+from .protocol import RoundDone, RoundStarted, TrainerConfig, TrainProgress
+from .suggest import MODELS_DIR, project_checkpoint, project_model_name
+
+LOCK_NAME = ".trainer.lock"
+
+
+class TrainerBusy(RuntimeError):
+    """Another trainer holds this project's lock."""
+
+
+class TrainerLock:
+    """An exclusive lock on PROJECT/models/.trainer.lock for as long as a trainer lives. The
+    operating system drops it when the process dies, however it dies."""
+
+    def __init__(self, project_dir: str | os.PathLike) -> None:
+        self.path = Path(project_dir) / MODELS_DIR / LOCK_NAME
+        self._file = None
+
+    def acquire(self) -> "TrainerLock":
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(self.path, "a+b")
+        try:
+            if os.name == "nt":
+                import msvcrt
+                msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+            else:
+                import fcntl
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            raise TrainerBusy(f"{self.path.parent.parent}: another trainer is already working on "
+                              "this project") from None
+        self._file = handle
+        return self
+
+    def release(self) -> None:
+        if self._file is not None:
+            self._file.close()  # closing the file releases the lock
+            self._file = None
+
+    def __enter__(self) -> "TrainerLock":
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def engine_config(config: TrainerConfig):
+    from ..ml.engine import TrainConfig
+
+    settings = dict(config.engine)
+    settings.update(steps=config.steps, seconds=config.seconds, batch_size=config.batch_size)
+    if config.lr is not None:
+        settings["lr"] = config.lr
+    return TrainConfig(**settings)
+
+
+def samples(store: ProjectStore, pairs, category_ids: tuple[int, ...]) -> list:
+    from ..ml.data import Sample
+
+    label = {cid: n + 1 for n, cid in enumerate(category_ids)}
+    return [Sample(image.id, store.image_path(image), image.width, image.height,
+                   tuple(label[i.category_id] for i in instances), tuple(i.shape for i in instances))
+            for image, instances in pairs]
+
+
+def _first_round(store: ProjectStore) -> bool:
+    return store.db.execute("SELECT 1 FROM model_versions WHERE status = 'promoted'").fetchone() is None
+
+
+@dataclass(frozen=True)
+class RoundPlan:
+    """Everything a round needs, picklable: rank 0 makes it and sends it to the other ranks."""
+
+    version: int
+    parent: int
+    model_name: str
+    class_names: tuple[str, ...]
+    checkpoint: str | None  # the parent's checkpoint, None for the starting weights
+    class_map: dict
+    train: tuple
+    heldout: tuple
+    snapshot: str
+    first: bool
+
+
+def plan_round(store: ProjectStore, config: TrainerConfig) -> RoundPlan | RoundDone:
+    """Snapshot the accepted labels and open a candidate version (or say why not)."""
+    from ..store.proposals import class_map
+
+    snapshot = take_snapshot(store, config.holdout)
+    if not snapshot.train or not snapshot.heldout:
+        return RoundDone(None, "skipped", reason=(
+            f"a round needs at least 2 accepted images (one to learn from, one to score on); "
+            f"the project has {snapshot.accepted_images}"))
+    model_name = project_model_name(store.project_dir, snapshot.model_version, config.model_name)
+    first = _first_round(store)
+    version = begin_version(store, snapshot, model_name)
+    checkpoint = project_checkpoint(store.project_dir, snapshot.model_version)
+    return RoundPlan(version, snapshot.model_version, model_name, snapshot.class_names,
+                     str(checkpoint) if checkpoint else None, config.class_map or class_map(store),
+                     tuple(samples(store, snapshot.train, snapshot.category_ids)),
+                     tuple(samples(store, snapshot.heldout, snapshot.category_ids)), snapshot.id, first)
+
+
+def run_round(store: ProjectStore, config: TrainerConfig, *,
+              report: Callable[[object], None] = lambda message: None,
+              should_stop: Callable[[], bool] = lambda: False,
+              pause: Callable[[], None] | None = None) -> RoundDone:
+    """One round, start to finish, in this process; `report` gets RoundStarted and
+    TrainProgress messages."""
+    plan = plan_round(store, config)
+    if isinstance(plan, RoundDone):
+        return plan
+    report(RoundStarted(plan.version, len(plan.train), len(plan.heldout), config.steps))
+    with abandon_on_error(store, plan.version) as outcome:
+        trained = train_plan(plan, config, report=report, should_stop=should_stop, pause=pause)
+        outcome.append(finish_round(store, plan, trained, report=report))
+    return outcome[-1]
+
+
+@contextmanager
+def abandon_on_error(store: ProjectStore, version: int) -> Iterator[list]:
+    """Record a round that raised as failed (the current model stays) and turn the error
+    into a RoundDone; an interrupt is recorded as such and passed on."""
+    from ..ml.engine import Diverged
+
+    outcome: list = []
+    try:
+        yield outcome
+    except Diverged as exc:
+        reason = f"training diverged ({exc}); the current model stays"
+    except Exception as exc:
+        traceback.print_exc()
+        reason = f"the round failed ({type(exc).__name__}: {exc}); the current model stays"
+    except BaseException:  # KeyboardInterrupt, SystemExit
+        finish_version(store, version, "interrupted", reason="the round was interrupted")
+        raise
+    else:
+        return
+    finish_version(store, version, "failed", reason=reason)
+    outcome.append(RoundDone(version, "failed", reason=reason))
+
+
+@dataclass
+class Trained:
+    model: object  # the model as trained (unwrapped from DDP), on its device
+    optimizer: object
+    scheduler: object
+    stats: object  # ml.engine.RoundStats
+    previous: dict | None  # held-out scores of the parent model (rank 0 only)
+    device: object
+    seconds: float
+
+
+def train_plan(plan: RoundPlan, config: TrainerConfig, *, report=lambda message: None,
+               should_stop=lambda: False, pause=None, dist=None) -> Trained:
+    """Load the parent model, score it (rank 0), fine-tune it on the plan's training images.
+    With `dist` (distributed.py) every rank runs this; DDP keeps the replicas in step."""
+    from ..ml.data import InstanceDataset
+    from ..ml.device import pick_device
+    from ..ml.engine import evaluate, make_optimizer, make_scheduler, train_steps
+    from ..ml.transforms import train_transforms
+    from ..ml.weights import load_model
+
+    started = time.perf_counter()
+    device = dist.device if dist is not None else pick_device(config.device)
+    loaded = load_model(plan.model_name, plan.class_names,
+                        checkpoint=Path(plan.checkpoint) if plan.checkpoint else None,
+                        weights=Path(config.weights) if config.weights else None,
+                        class_map=plan.class_map or None, allow_download=config.allow_download,
+                        **config.model_overrides)
+    model = loaded.model.to(device)
+    previous = None
+    if dist is None or dist.rank == 0:
+        previous = evaluate(model, InstanceDataset(plan.heldout), device,
+                            progress=lambda step, total: report(TrainProgress(plan.version, "scoring", step, total)))
+    cfg = engine_config(config)
+    optimizer = make_optimizer(model, cfg)
+    if loaded.source == "checkpoint" and "optimizer" in loaded.extra:
+        try:  # go on with the momentum of the previous round when the parameters match
+            optimizer.load_state_dict(loaded.extra["optimizer"])
+            for group in optimizer.param_groups:
+                group["lr"] = group["initial_lr"] = cfg.lr
+        except (ValueError, KeyError):
+            pass
+    scheduler = make_scheduler(optimizer, cfg)
+    train = InstanceDataset(plan.train, train_transforms())
+    net, sampler = model, None
+    if dist is not None:
+        net, sampler = dist.wrap(model), dist.sampler(train, cfg.seed)
+    stats = train_steps(net, train, optimizer, scheduler, cfg, device, should_stop=should_stop, pause=pause,
+                        sampler=sampler, progress=lambda step, total, loss: report(
+                            TrainProgress(plan.version, "training", step, total, loss)))
+    return Trained(model, optimizer, scheduler, stats, previous, device, time.perf_counter() - started)
+
+
+def finish_round(store: ProjectStore, plan: RoundPlan, trained: Trained, *,
+                 report=lambda message: None) -> RoundDone:
+    """Score the trained model on the held-out images and keep it if it is at least as good."""
+    from ..ml.data import InstanceDataset
+    from ..ml.engine import evaluate
+    from ..ml.weights import save_checkpoint
+
+    started = time.perf_counter()
+    scores = evaluate(trained.model, InstanceDataset(plan.heldout), trained.device,
+                      progress=lambda step, total: report(TrainProgress(plan.version, "scoring", step, total)))
+    previous, stats = trained.previous or {}, trained.stats
+    metrics = {**scores, "previous_mask_ap": previous.get("mask_ap"), "previous_box_ap": previous.get("box_ap"),
+               "loss": stats.mean_loss, "last_loss": stats.last_loss, "steps": stats.steps,
+               "train_images_seen": stats.images, "train_seconds": round(stats.seconds, 3),
+               "seconds": round(trained.seconds + time.perf_counter() - started, 3),
+               "device": str(trained.device)}
+    before = previous.get("mask_ap", 0.0)
+    if plan.first:
+        promoted, reason = True, "first round: trained without error"
+    elif scores["mask_ap"] >= before:
+        promoted, reason = True, f"held-out mask AP {scores['mask_ap']:.4f} >= {before:.4f} of v{plan.parent}"
+    else:
+        promoted, reason = False, (f"held-out mask AP {scores['mask_ap']:.4f} < {before:.4f} of "
+                                   f"v{plan.parent}; v{plan.parent} stays")
+    checkpoint = None
+    if promoted:
+        checkpoint = f"v{plan.version}.pt"
+        save_checkpoint(store.project_dir / MODELS_DIR / checkpoint, trained.model, plan.model_name,
+                        plan.class_names, optimizer=trained.optimizer.state_dict(),
+                        scheduler=trained.scheduler.state_dict(), round=plan.version, parent=plan.parent,
+                        snapshot=plan.snapshot, metrics=metrics)
+    status = "promoted" if promoted else "kept_previous"
+    finish_version(store, plan.version, status, metrics=metrics, reason=reason, checkpoint=checkpoint)
+    return RoundDone(plan.version, status, metrics, reason)
+
+
+def with_budget(config: TrainerConfig, budget: str | None) -> TrainerConfig:
+    """`--budget 300` (steps) or `--budget 90s` / `--budget 5m` (time) applied to a config."""
+    if not budget:
+        return config
+    text = budget.strip().lower()
+    scale = {"s": 1, "m": 60}.get(text[-1:], 0)
+    try:
+        value = float(text[:-1]) * scale if scale else int(text)
+    except ValueError:
+        raise ValueError(f"budget {budget!r} is not a step count (300) or a time (90s, 5m)") from None
+    if value <= 0:
+        raise ValueError(f"budget {budget!r}: it must be more than nothing")
+    return replace(config, seconds=value, steps=10**9) if scale else replace(config, steps=int(value))
