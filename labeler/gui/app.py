@@ -12,6 +12,7 @@ from .. import __version__
 from ..store import ProjectStore
 from ..workers.protocol import WorkerConfig
 from .main_window import MainWindow
+from .model_controller import trainer_config
 
 
 def _show_errors(window: MainWindow) -> None:
@@ -28,12 +29,13 @@ def _show_errors(window: MainWindow) -> None:
 
 
 def run(project_dir: str | Path, model: WorkerConfig | None = None) -> int:
-    """`model`: how to start the model worker (None: no model)."""
+    """`model`: how to start the model worker (None: no model); the trainer starts with the
+    same model, weights and device."""
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("labeler")
     app.setApplicationVersion(__version__)
     with ProjectStore.open(project_dir) as store:
-        window = MainWindow(store, model)
+        window = MainWindow(store, model, trainer=trainer_config(model) if model is not None else None)
         _show_errors(window)
         window.show()
         return app.exec()

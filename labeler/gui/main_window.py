@@ -1,7 +1,8 @@
 """The main window: docks, actions and status bar wired to the Session and the canvas.
 
 Layout and wiring only; what happens lives in the Session (state and commands), the canvas
-and its tools (drawing and editing) and the widgets (lists and panels).
+and its tools (drawing and editing), the widgets (lists and panels), the model controller
+(inference worker and trainer) and the effort counter.
 """
 
 from __future__ import annotations
@@ -15,20 +16,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.commands import add_instance, relabel
-from ..core.entities import (
-    ImageRecord, ImageStatus, Instance, InstanceStatus, Polygons, Provenance,
-)
+from ..core.commands import relabel
+from ..core.entities import ImageRecord, ImageStatus, InstanceStatus
 from ..store import ProjectError, ProjectStore
 from ..store.proposals import class_map, parse_class_map, set_class_map
-from ..workers.protocol import WorkerConfig
+from ..workers.protocol import TrainerConfig, WorkerConfig
 from .actions import ACTIONS, MENUS
 from .bridge import ModelBridge
 from .canvas.view import CanvasView
+from .effort import EffortCounter
+from .model_controller import ModelController
 from .session import Session
 from .widgets.category_panel import CategoryPanel
 from .widgets.image_browser import ImageBrowser
 from .widgets.instance_list import InstanceList
+from .widgets.learning_curve import LearningPanel
 from .widgets.shortcut_sheet import ShortcutSheet
 
 
@@ -43,17 +45,15 @@ def settings() -> QSettings:
 class MainWindow(QMainWindow):
     """`model`: how to start the model worker; None runs without a model (suggestions
     already in the project can still be reviewed). `suggest_untrained`: ask an untrained
-    model for suggestions anyway (tests; normally it only answers box prompts)."""
+    model for suggestions anyway (tests; normally it only answers box prompts). `trainer`:
+    how to start the trainer (app.run makes one from the model's settings); None: no training."""
 
     def __init__(self, store: ProjectStore, model: WorkerConfig | None = None,
-                 suggest_untrained: bool = False) -> None:
+                 suggest_untrained: bool = False, trainer: TrainerConfig | None = None) -> None:
         super().__init__()
         self.store = store
-        self.bridge: ModelBridge | None = None
-        self.model_config: WorkerConfig | None = model
-        self.suggest_untrained = suggest_untrained
-        self.auto_suggest = False  # set when the model says which weights it has
         self.session = Session(store, self)
+        self.effort = EffortCounter(self.session, parent=self)
         self.images: dict[int, ImageRecord] = {i.id: i for i in store.images()}  # type: ignore[misc]
         self.setWindowTitle(f"labeler - {store.project_dir.name}")
 
@@ -65,16 +65,26 @@ class MainWindow(QMainWindow):
         self.browser_dock = self._dock("Images", self.browser, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.instance_dock = self._dock("Instances", self.instance_list, Qt.DockWidgetArea.RightDockWidgetArea)
         self.category_dock = self._dock("Classes", self.categories, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.learning = LearningPanel()
+        self.learning_dock = self._dock("Learning", self.learning, Qt.DockWidgetArea.RightDockWidgetArea)
 
         self.actions_: dict[str, QAction] = {}
         self._build_actions()
         self._build_status_bar()
+        self.models = ModelController(self, suggest_untrained)
         self._wire()
         self._restore()
         self.browser.set_images(list(self.images.values()))
+        self.learning.refresh(store)
         self.open_image(self._first_image())
         if model is not None:
-            self._start_model(model)
+            self.models.start_model(model)
+        if trainer is not None:
+            self.models.start_trainer(trainer)
+
+    @property
+    def bridge(self) -> ModelBridge | None:
+        return self.models.bridge
 
     # --- construction ------------------------------------------------------------------
 
@@ -167,22 +177,9 @@ class MainWindow(QMainWindow):
         self.canvas.loadingChanged.connect(self.progress.setVisible)
         self.canvas.imageFailed.connect(lambda text: self.statusBar().showMessage(text, 15000))
         self.canvas.toolChanged.connect(lambda name: self.actions_[f"tool_{name}"].setChecked(True))
-        self.canvas.boxPrompted.connect(self._on_box_prompt)
-
-    def _start_model(self, config: WorkerConfig) -> None:
-        if self.bridge is not None:
-            self.bridge.stop()
-            self.bridge.deleteLater()
-        self.model_config = config
-        self.bridge = ModelBridge(config, self)
-        self.bridge.ready.connect(self._on_model_ready)
-        self.bridge.suggested.connect(lambda answer: self.session.reload(answer.image_id))
-        self.bridge.prompted.connect(self._on_prompted)
-        self.bridge.progress.connect(self._on_batch_progress)
-        self.bridge.failed.connect(lambda failure: self.statusBar().showMessage(failure.message, 15000))
-        self.bridge.notice.connect(self._on_model_notice)
-        self.model_label.setText("Model: starting...")
-        self.bridge.start()
+        self.canvas.boxPrompted.connect(self.models.box_prompt)
+        self.browser.orderChanged.connect(self.models.set_order)
+        self.effort.watch(self.canvas, self.canvas.viewport())
 
     # --- settings ----------------------------------------------------------------------
 
@@ -193,7 +190,9 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         else:
             self.resize(1400, 850)
-            self.resizeDocks([self.browser_dock, self.instance_dock], [240, 330], Qt.Orientation.Horizontal)
+            self.resizeDocks([self.browser_dock, self.instance_dock], [240, 360], Qt.Orientation.Horizontal)
+            self.resizeDocks([self.instance_dock, self.category_dock, self.learning_dock], [300, 130, 380],
+                             Qt.Orientation.Vertical)
         if isinstance(state, QByteArray):
             self.restoreState(state)
         self.brush_slider.setValue(int(st.value("canvas/brush_radius", 8)))
@@ -212,8 +211,8 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:
         self.canvas.tool.cancel()
         self.save_settings()
-        if self.bridge is not None:
-            self.bridge.stop()
+        self.effort.close()
+        self.models.stop()
         super().closeEvent(event)
 
     def _first_image(self) -> int | None:
@@ -236,19 +235,15 @@ class MainWindow(QMainWindow):
             image = self.images[image_id]
             self.size_label.setText(f"{image.width} x {image.height}")
             self.setWindowTitle(f"{image.path} - labeler - {self.store.project_dir.name}")
-            self._suggest_for_screen()
+            self.models.suggest_for_screen()
         self._update_counts()
 
-    def _suggest_for_screen(self) -> None:
-        image = self.session.image
-        if self.bridge is not None and self.auto_suggest and image is not None \
-                and image.status != ImageStatus.ACCEPTED:
-            self.bridge.suggest_now(image.id)  # type: ignore[arg-type]
-
     def _on_status(self, image: ImageRecord) -> None:
+        before = self.images.get(image.id)  # type: ignore[arg-type]
         self.images[image.id] = image  # type: ignore[index]
         self.browser.update_image(image)
         self._update_counts()
+        self.models.on_status(image, before.status if before is not None else None)
 
     def _update_counts(self) -> None:
         accepted = sum(1 for i in self.images.values() if i.status == ImageStatus.ACCEPTED)
@@ -271,56 +266,6 @@ class MainWindow(QMainWindow):
                 " (the image list is filtered)" if self.browser.filter_combo.currentIndex() else ""))
             return
         self.open_image(target)
-
-    # --- the model -----------------------------------------------------------------------
-
-    def _on_model_ready(self, info) -> None:
-        untrained = info.weights_source == "none"
-        self.auto_suggest = not untrained or self.suggest_untrained
-        self.model_label.setText(f"Model v{info.model_version} on {info.device}"
-                                 + (" - untrained: learns from your accepted labels" if untrained else ""))
-        self.model_label.setToolTip(f"{info.model_name}: {info.message}")
-        self.statusBar().showMessage(info.message, 20000)
-        if self.auto_suggest:
-            self._suggest_for_screen()
-            self.bridge.prelabel("unlabeled")  # type: ignore[union-attr]
-
-    def _on_model_notice(self, text: str) -> None:
-        self.statusBar().showMessage(text, 30000)
-        if self.bridge is not None and not self.bridge.running:
-            self.model_label.setText("Model: off")
-            self.model_label.setToolTip(text)
-
-    def _on_batch_progress(self, progress) -> None:
-        self.batch_progress.setRange(0, max(progress.total, 1))
-        self.batch_progress.setValue(progress.done)
-        self.batch_progress.setVisible(progress.running)
-        self.batch_cancel.setVisible(progress.running)
-        if not progress.running and progress.total:
-            self.statusBar().showMessage(f"Pre-labeled {progress.done} of {progress.total} images", 10000)
-
-    def _on_box_prompt(self, box) -> None:
-        image = self.session.image
-        if image is None:
-            return
-        if self.bridge is None or not self.bridge.running:
-            self.session.message.emit("The box prompt needs the model, and the model is off")
-            return
-        self.bridge.prompt(image.id, box, None)  # type: ignore[arg-type]
-        self.session.message.emit("Asking the model what is in the box...")
-
-    def _on_prompted(self, answer) -> None:
-        image = self.session.image
-        if image is None or answer.image_id != image.id:
-            return  # the person has moved on
-        if answer.shape_json is None:
-            self.session.message.emit("The model found nothing in that box")
-            return
-        suggestion = Instance(None, image.id, answer.category_id, Polygons.from_json(answer.shape_json),
-                              answer.score, Provenance.model(answer.model_version), InstanceStatus.PROPOSED)
-        command = self.session.push(add_instance(suggestion, "Box prompt"))
-        if command is not None:
-            self.session.select([command.changes[0][1].id])  # type: ignore[union-attr]
 
     def _on_score_threshold(self, percent: int) -> None:
         self.session.set_score_threshold(percent / 100)
@@ -387,14 +332,19 @@ class MainWindow(QMainWindow):
             self.canvas.show_instance(target)
 
     def do_prelabel(self) -> None:
-        if self.bridge is None or not self.bridge.running:
-            self.session.message.emit("The model is off: start labeler with a model to pre-label")
-            return
-        self.bridge.prelabel("unlabeled")
+        self.models.prelabel()
 
     def do_cancel_prelabel(self) -> None:
-        if self.bridge is not None:
-            self.bridge.cancel()
+        self.models.cancel_prelabel()
+
+    def do_train_now(self) -> None:
+        self.models.train_now()
+
+    def do_stop_round(self) -> None:
+        self.models.stop_round()
+
+    def do_retrain_every(self) -> None:
+        self.models.ask_retrain_every()
 
     def do_class_map(self) -> None:
         current = class_map(self.store)
@@ -409,15 +359,10 @@ class MainWindow(QMainWindow):
         except ProjectError as exc:
             QMessageBox.warning(self, "COCO class mapping", str(exc))
             return
-        if self.bridge is not None:
-            self._start_model(self.model_config)  # the worker reads the mapping when it starts
-            self.session.message.emit("Class mapping saved; the model is restarting with it")
+        self.models.restart_model()  # the worker reads the mapping when it starts
 
     def do_model_info(self) -> None:
-        info = self.bridge.info if self.bridge is not None else None
-        text = ("No model is running." if info is None else
-                f"{info.model_name}, version {info.model_version}, on {info.device}.\n\n{info.message}")
-        QMessageBox.information(self, "Model", text)
+        self.models.model_info()
 
     def do_change_class(self) -> None:
         selected = self.session.selected_instances()

@@ -44,6 +44,7 @@ FILTERS: list[tuple[str, frozenset[ImageStatus] | None]] = [
     ("All", None), *((STATUS_TEXT[s], frozenset({s})) for s in _ORDER),
     ("Not accepted yet", frozenset(_ORDER[:3])),
 ]
+ORDERS = (("Order: path", "path"), ("Order: least certain first", "uncertainty"))
 _REDUCED = {8: cv2.IMREAD_REDUCED_COLOR_8, 4: cv2.IMREAD_REDUCED_COLOR_4,
             2: cv2.IMREAD_REDUCED_COLOR_2, 1: cv2.IMREAD_COLOR}
 
@@ -335,6 +336,7 @@ class ImageBrowser(QWidget):
     image; what the program does (set_current, set_images, filtering) stays quiet."""
 
     imageActivated = Signal(int)
+    orderChanged = Signal(str)  # "path" | "uncertainty": the person picked another order
 
     def __init__(self, resolve_path: Callable[[ImageRecord], Path], parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -353,6 +355,13 @@ class ImageBrowser(QWidget):
             if statuses is not None and len(statuses) == 1:
                 self.filter_combo.setItemIcon(self.filter_combo.count() - 1, status_icon(next(iter(statuses))))
 
+        self.order_combo = QComboBox()
+        self.order_combo.setToolTip("Order of the images (and of next / previous image): by path, or "
+                                    "the images nobody has reviewed yet that the model is least sure "
+                                    "about first")
+        for text, order in ORDERS:
+            self.order_combo.addItem(text, order)
+
         self.view = QListView()
         self.view.setUniformItemSizes(True)  # row sizes from one row: only visible rows are asked
         self.view.setIconSize(QSize(ICON_SIZE, ICON_SIZE))
@@ -369,10 +378,15 @@ class ImageBrowser(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(top)
+        layout.addWidget(self.order_combo)
         layout.addWidget(self.view, 1)
 
         self.search_edit.textChanged.connect(self._apply_filter)
         self.filter_combo.currentIndexChanged.connect(self._apply_filter)
+        self.order_combo.currentIndexChanged.connect(lambda _: self.orderChanged.emit(self.order()))
+
+    def order(self) -> str:
+        return self.order_combo.currentData()
 
     def set_images(self, images: list[ImageRecord]) -> None:
         with self._silently():

@@ -1,0 +1,294 @@
+"""The window's side of the models: the inference worker (suggestions, pre-labeling, box
+prompts) and the trainer (the correction loop), wired to the session, the status bar and
+the Learning dock.
+
+The loop: when an image is accepted and the trainer is idle, a round starts if enough new
+images were accepted since the last one (store.training.round_due; Model menu to change
+how many, 0 for only on demand). A round that ends "promoted" is hot-swapped: the
+inference worker is told to Reload, answers with a new Ready, and from then on only that
+version's suggestions are taken (the bridge drops the others). Every outcome gets a
+status-bar line.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject
+from PySide6.QtWidgets import QInputDialog, QLabel, QMessageBox
+
+from ..core.commands import add_instance
+from ..core.entities import ImageRecord, ImageStatus, Instance, InstanceStatus, Polygons, Provenance
+from ..store.proposals import current_model_version, review_order
+from ..store.training import retrain_every, round_due, set_retrain_every
+from ..workers.protocol import Reload, RoundDone, RoundStarted, TrainerConfig, TrainProgress, WorkerConfig
+from .bridge import ModelBridge
+from .trainer_bridge import TrainerBridge
+
+if TYPE_CHECKING:
+    from .main_window import MainWindow
+
+TRAIN_STEPS = 200  # optimizer steps per round when the window starts the trainer itself
+
+
+def trainer_config(model: WorkerConfig, steps: int = TRAIN_STEPS) -> TrainerConfig:
+    """The trainer for the same project, model, weights and device as the inference worker."""
+    return TrainerConfig(model.project_dir, model_name=model.model_name, weights=model.weights,
+                         device=model.device, steps=steps, allow_download=model.allow_download,
+                         class_map=dict(model.class_map), model_overrides=dict(model.model_overrides))
+
+
+def round_message(done: RoundDone) -> str:
+    """One line for the status bar about how a round ended."""
+    if done.status == "promoted":
+        ap, before = done.metrics.get("mask_ap"), done.metrics.get("previous_mask_ap")
+        score = f": held-out mask AP {ap:.2f}" if isinstance(ap, (int, float)) else ""
+        was = f" (was {before:.2f})" if isinstance(before, (int, float)) and score else ""
+        return f"Model v{done.version} is in{score}{was}"
+    if done.status == "kept_previous":
+        return f"Round v{done.version} not kept: {done.reason}"
+    if done.status == "failed":
+        return f"Round v{done.version} failed: {done.reason}"
+    return f"No training round: {done.reason}"
+
+
+class ModelController(QObject):
+    def __init__(self, window: MainWindow, suggest_untrained: bool = False) -> None:
+        super().__init__(window)
+        self.window = window
+        self.session, self.store = window.session, window.store
+        self.bridge: ModelBridge | None = None
+        self.trainer: TrainerBridge | None = None
+        self.model_config: WorkerConfig | None = None
+        self.trainer_config: TrainerConfig | None = None
+        self.suggest_untrained = suggest_untrained
+        self.auto_suggest = False  # set when the model says which weights it has
+        self.order = "path"  # the image browser's order: "path" | "uncertainty"
+        self.train_label = QLabel()
+        self.train_label.hide()
+        window.statusBar().addPermanentWidget(self.train_label)
+        panel = window.learning
+        panel.trainRequested.connect(self.train_now)
+        panel.stopRequested.connect(self.stop_round)
+
+    def _say(self, text: str, ms: int = 20000) -> None:
+        self.window.statusBar().showMessage(text, ms)
+
+    # --- starting and stopping ---------------------------------------------------------
+
+    def start_model(self, config: WorkerConfig) -> None:
+        w = self.window
+        if self.bridge is not None:
+            self.bridge.stop()
+            self.bridge.deleteLater()
+        self.model_config = config
+        self.bridge = ModelBridge(config, self)
+        self.bridge.ready.connect(self._on_ready)
+        self.bridge.suggested.connect(lambda answer: self.session.reload(answer.image_id))
+        self.bridge.prompted.connect(self._on_prompted)
+        self.bridge.progress.connect(self._on_batch_progress)
+        self.bridge.failed.connect(lambda failure: self._say(failure.message, 15000))
+        self.bridge.notice.connect(self._on_model_notice)
+        w.model_label.setText("Model: starting...")
+        self.bridge.start()
+        if self.trainer is not None and not self.trainer.busy:  # it waits on this worker's screen
+            self.start_trainer(self.trainer_config)  # type: ignore[arg-type]
+
+    def start_trainer(self, config: TrainerConfig) -> None:
+        if self.trainer is not None:
+            self.trainer.stop()
+            self.trainer.deleteLater()
+        self.trainer_config = config
+        screen_busy = self.bridge.client.screen_busy if self.bridge is not None else None
+        self.trainer = TrainerBridge(config, screen_busy, self)
+        self.trainer.started.connect(self._on_round_started)
+        self.trainer.progress.connect(self._on_round_progress)
+        self.trainer.done.connect(self._on_round_done)
+        self.trainer.notice.connect(self._on_trainer_notice)
+        self.trainer.busyChanged.connect(self._on_trainer_busy)
+        self.trainer.start()
+        self.window.learning.set_available(True)
+        self.window.learning.refresh(self.store)
+        self.maybe_train()
+
+    def stop(self) -> None:
+        for bridge in (self.trainer, self.bridge):
+            if bridge is not None:
+                bridge.stop()
+
+    # --- the inference worker ------------------------------------------------------------
+
+    def suggest_for_screen(self) -> None:
+        image = self.session.image
+        if self.bridge is not None and self.auto_suggest and image is not None \
+                and image.status != ImageStatus.ACCEPTED:
+            self.bridge.suggest_now(image.id)  # type: ignore[arg-type]
+
+    def _on_ready(self, info) -> None:
+        w = self.window
+        untrained = info.weights_source == "none"
+        self.auto_suggest = not untrained or self.suggest_untrained
+        w.model_label.setText(f"Model v{info.model_version} on {info.device}"
+                              + (" - untrained: learns from your accepted labels" if untrained else ""))
+        w.model_label.setToolTip(f"{info.model_name}: {info.message}")
+        self._say(info.message)
+        if self.auto_suggest:
+            self.suggest_for_screen()
+            self.bridge.prelabel("unlabeled")  # type: ignore[union-attr]
+        if self.order == "uncertainty":
+            self.apply_order()
+
+    def _on_model_notice(self, text: str) -> None:
+        self._say(text, 30000)
+        if self.bridge is not None and not self.bridge.running:
+            self.window.model_label.setText("Model: off")
+            self.window.model_label.setToolTip(text)
+
+    def _on_batch_progress(self, progress) -> None:
+        w = self.window
+        w.batch_progress.setRange(0, max(progress.total, 1))
+        w.batch_progress.setValue(progress.done)
+        w.batch_progress.setVisible(progress.running)
+        w.batch_cancel.setVisible(progress.running)
+        if not progress.running and progress.total:
+            self._say(f"Pre-labeled {progress.done} of {progress.total} images", 10000)
+            if self.order == "uncertainty":
+                self.apply_order()  # the new scores say which images are least certain
+
+    def box_prompt(self, box) -> None:
+        image = self.session.image
+        if image is None:
+            return
+        if self.bridge is None or not self.bridge.running:
+            self.session.message.emit("The box prompt needs the model, and the model is off")
+            return
+        self.bridge.prompt(image.id, box, None)  # type: ignore[arg-type]
+        self.session.message.emit("Asking the model what is in the box...")
+
+    def _on_prompted(self, answer) -> None:
+        image = self.session.image
+        if image is None or answer.image_id != image.id:
+            return  # the person has moved on
+        if answer.shape_json is None:
+            self.session.message.emit("The model found nothing in that box")
+            return
+        suggestion = Instance(None, image.id, answer.category_id, Polygons.from_json(answer.shape_json),
+                              answer.score, Provenance.model(answer.model_version), InstanceStatus.PROPOSED)
+        command = self.session.push(add_instance(suggestion, "Box prompt"))
+        if command is not None:
+            self.session.select([command.changes[0][1].id])  # type: ignore[union-attr]
+
+    def prelabel(self) -> None:
+        if self.bridge is None or not self.bridge.running:
+            self.session.message.emit("The model is off: start labeler with a model to pre-label")
+            return
+        self.bridge.prelabel("unlabeled")
+
+    def cancel_prelabel(self) -> None:
+        if self.bridge is not None:
+            self.bridge.cancel()
+
+    def restart_model(self) -> None:
+        if self.bridge is not None:
+            self.start_model(self.model_config)  # type: ignore[arg-type]
+            self.session.message.emit("Class mapping saved; the model is restarting with it")
+
+    def model_info(self) -> None:
+        info = self.bridge.info if self.bridge is not None else None
+        text = ("No model is running." if info is None else
+                f"{info.model_name}, version {info.model_version}, on {info.device}.\n\n{info.message}")
+        QMessageBox.information(self.window, "Model", text)
+
+    # --- the correction loop -------------------------------------------------------------
+
+    def on_status(self, image: ImageRecord, before: ImageStatus | None) -> None:
+        """An image changed status: an accepted one may make a round due."""
+        if ImageStatus.ACCEPTED in (image.status, before):
+            self.window.learning.refresh(self.store)  # "accept N more images" changed
+        if image.status == ImageStatus.ACCEPTED:
+            self.maybe_train()
+
+    def maybe_train(self) -> bool:
+        if self.trainer is None or not self.trainer.running or self.trainer.busy or not round_due(self.store):
+            return False
+        if self.trainer.train():
+            self._say("Enough new labels: a training round has started (it runs in the background)", 10000)
+            return True
+        return False
+
+    def train_now(self) -> None:
+        if self.trainer is None or not self.trainer.running:
+            self.session.message.emit("Training needs the model: start labeler with a model")
+        elif self.trainer.busy:
+            self.session.message.emit("A round is already running (Stop round ends it early)")
+        elif self.trainer.train():
+            self.session.message.emit("Training round requested")
+
+    def stop_round(self) -> None:
+        if self.trainer is None or not self.trainer.busy:
+            self.session.message.emit("No training round is running")
+            return
+        self.trainer.stop_round()
+        self.session.message.emit("Stopping the round: it is scored on what it learned so far")
+
+    def ask_retrain_every(self) -> None:
+        count, ok = QInputDialog.getInt(
+            self.window, "Automatic training", "Start a training round after this many newly accepted "
+            "images\n(0: only when you press Train now):", retrain_every(self.store), 0, 100000)
+        if not ok:
+            return
+        set_retrain_every(self.store, count)
+        self.window.learning.refresh(self.store)
+        self.session.message.emit(f"A round starts after every {count} accepted images" if count else
+                                  "Rounds start only when you press Train now")
+        self.maybe_train()
+
+    def _on_round_started(self, started: RoundStarted) -> None:
+        self.window.learning.round_started(started)
+        self.train_label.setText(f"Training v{started.version}")
+        self.train_label.show()
+
+    def _on_round_progress(self, progress: TrainProgress) -> None:
+        self.window.learning.round_progress(progress)
+        verb = "training" if progress.phase == "training" else "scoring"
+        self.train_label.setText(f"v{progress.version} {verb} {progress.step}/{progress.total}")
+
+    def _on_round_done(self, done: RoundDone) -> None:
+        text = round_message(done)
+        self._say(text, 30000)
+        self.window.learning.round_done(done, text)
+        self.window.learning.refresh(self.store)
+        if done.status == "promoted" and self.bridge is not None and self.bridge.running:
+            self.bridge.client.send(Reload())  # the worker answers Ready with the new version
+        if done.status != "skipped":
+            self.maybe_train()  # labels accepted during the round may make the next one due
+
+    def _on_trainer_notice(self, text: str) -> None:
+        self._say(text, 30000)
+        self.window.learning.refresh(self.store)
+        if self.trainer is not None and not self.trainer.running:
+            self.window.learning.set_available(False, text)
+
+    def _on_trainer_busy(self, busy: bool) -> None:
+        self.window.learning.set_busy(busy)
+        if not busy:
+            self.train_label.hide()
+
+    # --- review order ------------------------------------------------------------------
+
+    def set_order(self, order: str) -> None:
+        self.order = order
+        self.apply_order()
+
+    def apply_order(self) -> None:
+        """Show the images in path order, or the unreviewed ones the model is least sure
+        about first (then the rest, in path order)."""
+        images = self.window.images
+        everything = list(images.values())  # path order, as the store lists them
+        if self.order == "uncertainty":
+            version = (self.bridge.info.model_version if self.bridge is not None and self.bridge.info
+                       else current_model_version(self.store))
+            first = [images.get(i.id, i) for i in review_order(self.store, version)]  # type: ignore[arg-type]
+            seen = {i.id for i in first}
+            everything = first + [i for i in everything if i.id not in seen]
+        self.window.browser.set_images(everything)
