@@ -1,10 +1,12 @@
-"""Draw docs/learning_curve.png: the window on the demo project with six hand-made training
-rounds in the Learning dock (rising held-out AP, one round not kept, one that diverged) and
-a seventh round running.
+"""Screenshots of the window with its Learning dock.
 
-    QT_QPA_PLATFORM=offscreen python docs/make_learning_screenshot.py [OUT.png]
-
-No model is trained: the rounds are written with store.training as a trainer would.
+    QT_QPA_PLATFORM=offscreen python docs/make_learning_screenshot.py --project DIR [OUT.png]
+        a real project as it is, e.g. the one benchmarks/correction_loop.py trained
+        (docs/learning_curve.png in the README comes from that);
+    QT_QPA_PLATFORM=offscreen python docs/make_learning_screenshot.py --illustration [OUT.png]
+        the demo project with six hand-made rounds (rising AP, one round not kept, one that
+        diverged) and a seventh running: every kind of mark the panel draws, for checking
+        its look. These numbers are made up; no model is trained.
 """
 
 from __future__ import annotations
@@ -64,12 +66,14 @@ def settle(app: QApplication, seconds: float) -> None:
         time.sleep(0.02)
 
 
-def main(out: Path) -> None:
+def main(out: Path, project: Path | None) -> None:
     work = Path(tempfile.mkdtemp(prefix="labeler-shot-"))
     os.environ["LABELER_SETTINGS"] = str(work / "settings.ini")
-    project = ensure_demo_project(work / "demo")
-    with ProjectStore.open(project) as store:
-        add_rounds(store)
+    illustration = project is None
+    if illustration:
+        project = ensure_demo_project(work / "demo")
+        with ProjectStore.open(project) as store:
+            add_rounds(store)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     with ProjectStore.open(project) as store:
         window = MainWindow(store)
@@ -77,14 +81,15 @@ def main(out: Path) -> None:
         window.show()
         window.resizeDocks([window.instance_dock, window.category_dock, window.learning_dock], [250, 110, 470],
                            Qt.Orientation.Vertical)
-        window.open_image(store.image_by_path("coins.png").id)
+        window.open_image((store.image_by_path("coins.png") if illustration else store.images()[0]).id)
         settle(app, 1.0)
         window.canvas.fit()
         panel = window.learning
         panel.set_available(True)
-        panel.set_busy(True)
-        panel.round_started(RoundStarted(7, 44, 11, 200))
-        panel.round_progress(TrainProgress(7, "training", 37, 200, 0.71))
+        if illustration:
+            panel.set_busy(True)
+            panel.round_started(RoundStarted(7, 44, 11, 200))
+            panel.round_progress(TrainProgress(7, "training", 37, 200, 0.71))
         settle(app, 1.0)
         out.parent.mkdir(parents=True, exist_ok=True)
         window.grab().save(str(out))
@@ -96,4 +101,12 @@ def main(out: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent / "learning_curve.png")
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--project", type=Path, help="a project with real training rounds")
+    source.add_argument("--illustration", action="store_true", help="the demo with made-up rounds")
+    parser.add_argument("out", nargs="?", type=Path, default=Path(__file__).resolve().parent / "learning_curve.png")
+    args = parser.parse_args()
+    main(args.out, args.project)

@@ -246,7 +246,11 @@ class RoundPrinter:
         elif isinstance(message, TrainProgress) and message.phase == "training":
             if self.progress is None or message.step == 1:
                 self.progress = Progress(f"training v{message.version}")
-            if message.step == message.total or message.step % 10 == 0:
+            if message.total >= 10**9:  # a time budget: no step count to show
+                if message.step % 10 == 0:
+                    print(f"training v{message.version}: step {message.step}, loss {message.loss:.3f}",
+                          file=sys.stderr, flush=True)
+            elif message.step == message.total or message.step % 10 == 0:
                 self.progress(message.step, message.total)
 
 

@@ -18,19 +18,13 @@ from ..workers.protocol import (
 POLL_MS = 50
 
 
-class ModelBridge(QObject):
-    ready = Signal(object)  # Ready
-    suggested = Signal(object)  # Suggested, from the current model version only
-    prompted = Signal(object)  # Prompted
-    progress = Signal(object)  # Progress of a batch
-    failed = Signal(object)  # Failed: one image or request
-    notice = Signal(str)  # something the person should read: the worker died, cannot start...
+class PollingBridge(QObject):
+    """A worker client polled from a timer on the GUI thread; subclasses turn its answers
+    into signals in `poll`."""
 
-    def __init__(self, config: WorkerConfig, parent: QObject | None = None) -> None:
+    def __init__(self, client, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.client = WorkerClient(config)
-        self.info: Ready | None = None
-        self._next_request = 0
+        self.client = client
         self._timer = QTimer(self)
         self._timer.setInterval(POLL_MS)
         self._timer.timeout.connect(self.poll)
@@ -45,7 +39,25 @@ class ModelBridge(QObject):
 
     @property
     def running(self) -> bool:
+        """The process can take work (it has not given up)."""
         return self.client.fatal is None
+
+    def poll(self) -> None:
+        raise NotImplementedError
+
+
+class ModelBridge(PollingBridge):
+    ready = Signal(object)  # Ready
+    suggested = Signal(object)  # Suggested, from the current model version only
+    prompted = Signal(object)  # Prompted
+    progress = Signal(object)  # Progress of a batch
+    failed = Signal(object)  # Failed: one image or request
+    notice = Signal(str)  # something the person should read: the worker died, cannot start...
+
+    def __init__(self, config: WorkerConfig, parent: QObject | None = None) -> None:
+        super().__init__(WorkerClient(config), parent)
+        self.info: Ready | None = None
+        self._next_request = 0
 
     # --- requests ----------------------------------------------------------------------
 

@@ -9,17 +9,16 @@ from __future__ import annotations
 
 from typing import Callable
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, Signal
 
 from ..workers.client import TrainerClient
 from ..workers.protocol import (
     Died, Failed, Fatal, RoundDone, RoundStarted, StopRound, Train, TrainerConfig, TrainProgress,
 )
+from .bridge import PollingBridge
 
-POLL_MS = 50
 
-
-class TrainerBridge(QObject):
+class TrainerBridge(PollingBridge):
     started = Signal(object)  # RoundStarted
     progress = Signal(object)  # TrainProgress
     done = Signal(object)  # RoundDone
@@ -28,28 +27,11 @@ class TrainerBridge(QObject):
 
     def __init__(self, config: TrainerConfig, screen_busy=None, parent: QObject | None = None,
                  target: Callable | None = None) -> None:
-        super().__init__(parent)
         extra = {} if target is None else {"target": target}  # tests: a stand-in process
-        self.client = TrainerClient(config, screen_busy=screen_busy, **extra)
+        super().__init__(TrainerClient(config, screen_busy=screen_busy, **extra), parent)
         self.round: RoundStarted | None = None  # the round running now
         self.last: TrainProgress | None = None  # its latest progress
         self._busy = False
-        self._timer = QTimer(self)
-        self._timer.setInterval(POLL_MS)
-        self._timer.timeout.connect(self.poll)
-
-    def start(self) -> None:
-        self.client.start()
-        self._timer.start()
-
-    def stop(self) -> None:
-        self._timer.stop()
-        self.client.stop()
-
-    @property
-    def running(self) -> bool:
-        """The trainer can take work (it has not given up)."""
-        return self.client.fatal is None
 
     @property
     def busy(self) -> bool:

@@ -10,7 +10,6 @@ torchvision's Mask R-CNN would refuse.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -99,23 +98,3 @@ def collate(batch: Sequence[tuple[Tensor, dict]]) -> tuple:
     """Lists of images and targets (sizes differ; the model batches them itself)."""
     return tuple(zip(*batch))
 
-
-def _unit(key: str) -> float:
-    """A stable number in [0, 1) for a key: the same on every machine and run."""
-    return int.from_bytes(hashlib.sha1(key.encode("utf-8")).digest()[:8], "big") / 2.0 ** 64
-
-
-def split_holdout(keys: Sequence[str], fraction: float = 0.2) -> set[str]:
-    """The keys held out for evaluation: about ``fraction`` of them, chosen by a hash of
-    each key, so a key's side never depends on the others (adding images moves no old
-    one). Two exceptions for small sets: from two keys on, at least one is held out and
-    at least one is not (the lowest, resp. highest, hash decides)."""
-    if not 0.0 <= fraction < 1.0:
-        raise ValueError(f"holdout fraction must be in [0, 1), got {fraction}")
-    keys = list(dict.fromkeys(keys))
-    held = {k for k in keys if _unit(k) < fraction}
-    if not held and len(keys) >= 2 and fraction > 0:
-        held = {min(keys, key=_unit)}
-    if len(held) == len(keys) >= 2:
-        held.discard(max(keys, key=_unit))
-    return held

@@ -28,7 +28,7 @@ from typing import Callable, Iterator
 
 from .. import geometry
 from ..core.entities import (
-    ImageRecord, ImageStatus, Instance, InstanceStatus, MaskRLE, Polygons, Provenance, Shape,
+    ImageRecord, ImageStatus, Instance, InstanceStatus, MaskRLE, Polygons, Shape,
 )
 from ..formats import import_coco
 from ..store import ProjectError, ProjectStore

@@ -2,14 +2,13 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from labeler import geometry
-from labeler.core import ImageStatus, MaskRLE, Polygons
+from labeler.core import ImageStatus, MaskRLE
 from labeler.formats import FormatError, import_labelme
 
 from ..conftest import write_json

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtCore import QPointF, QRectF
 from PySide6.QtGui import QColor, QImage
-from PySide6.QtWidgets import QApplication
 
 from labeler.core.entities import Instance, Polygons
 from labeler.geometry import mask_to_rle

@@ -11,7 +11,7 @@ import torch
 
 from labeler import geometry
 from labeler.core.entities import Polygons
-from labeler.ml.data import InstanceDataset, Sample, collate, mask_boxes, split_holdout
+from labeler.ml.data import InstanceDataset, Sample, collate, mask_boxes
 from labeler.ml.synthetic import shapes_samples, shapes_scene
 from labeler.ml.transforms import train_transforms
 
@@ -144,24 +144,3 @@ def test_objects_zoomed_out_of_the_frame_are_dropped():
     _, out = train_transforms(flip=0.0, scale=(2.0, 2.0), color=0.0)(torch.rand(3, 100, 100), target)
     assert len(out["masks"]) == len(out["labels"]) == len(out["boxes"]) == 0
 
-
-# --- holdout ---------------------------------------------------------------------------
-
-def test_holdout_is_deterministic_and_about_the_fraction():
-    keys = [f"images/{n:05d}.png" for n in range(1000)]
-    held = split_holdout(keys, 0.2)
-    assert held == split_holdout(list(reversed(keys)), 0.2)
-    assert 150 <= len(held) <= 250
-    assert held <= set(keys)
-    assert split_holdout(keys[:500], 0.2) == {k for k in held if k in keys[:500]}  # stable
-
-
-def test_holdout_small_sets():
-    assert split_holdout([], 0.2) == set()
-    assert split_holdout(["only"], 0.2) == set()
-    for pair in (["a", "b"], ["x.png", "y.png"]):
-        assert len(split_holdout(pair, 0.2)) == 1
-        assert len(split_holdout(pair, 0.95)) == 1  # one key always stays to train on
-    assert split_holdout(["a", "b", "c"], 0.0) == set()
-    with pytest.raises(ValueError):
-        split_holdout(["a"], 1.0)
