@@ -219,12 +219,7 @@ def train_plan(plan: RoundPlan, config: TrainerConfig, *, report=lambda message:
     cfg = engine_config(config, from_scratch)
     optimizer = make_optimizer(model, cfg)
     if loaded.source == "checkpoint" and "optimizer" in loaded.extra:
-        try:  # go on with the momentum of the previous round when the parameters match
-            optimizer.load_state_dict(loaded.extra["optimizer"])
-            for group in optimizer.param_groups:
-                group["lr"] = group["initial_lr"] = cfg.lr
-        except (ValueError, KeyError):
-            pass
+        resume_optimizer(optimizer, loaded.extra["optimizer"], cfg.lr)
     scheduler = make_scheduler(optimizer, cfg)
     train = InstanceDataset(plan.train, train_transforms())
     net, sampler = model, None
@@ -235,6 +230,25 @@ def train_plan(plan: RoundPlan, config: TrainerConfig, *, report=lambda message:
                             TrainProgress(plan.version, "training", step, total, loss)))
     return Trained(model, optimizer, scheduler, stats, previous, device, time.perf_counter() - started,
                    from_scratch)
+
+
+def resume_optimizer(optimizer, state: dict, lr: float) -> bool:
+    """Go on with the previous round's optimizer state (momentum, Adam moments) where it
+    fits: a parameter whose shape changed (a class was added or removed, so the heads were
+    remapped) starts afresh. False when the state does not fit this optimizer at all."""
+    import torch
+
+    try:
+        optimizer.load_state_dict(state)
+    except (ValueError, KeyError):
+        return False
+    for group in optimizer.param_groups:
+        group["lr"] = group["initial_lr"] = lr
+        for param in group["params"]:
+            saved = optimizer.state.get(param, {})
+            if any(torch.is_tensor(v) and v.dim() > 0 and v.shape != param.shape for v in saved.values()):
+                del optimizer.state[param]
+    return True
 
 
 def finish_round(store: ProjectStore, plan: RoundPlan, trained: Trained, *,

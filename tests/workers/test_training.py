@@ -62,6 +62,14 @@ def test_a_round_trains_scores_writes_a_version_and_promotes_it(shapes_project):
     assert steps == [1, 2]
 
 
+def test_a_class_added_between_rounds_keeps_training(shapes_project):
+    with ProjectStore.open(shapes_project) as store:
+        assert run_round(store, trainer_config(shapes_project)).status == "promoted"
+        store.add_category("star")  # the heads grow a row; the old optimizer state no longer fits them
+        done = run_round(store, trainer_config(shapes_project))
+        assert done.status in ("promoted", "kept_previous"), done.reason
+
+
 def test_a_round_needs_two_accepted_images(tmp_path):
     project = make_shapes_project(tmp_path, count=3, accepted=1)
     with ProjectStore.open(project) as store:
