@@ -94,13 +94,21 @@ def engine_config(config: TrainerConfig, from_scratch: bool = False):
     return TrainConfig(**settings)
 
 
-def samples(store: ProjectStore, pairs, category_ids: tuple[int, ...]) -> list:
+def samples(store: ProjectStore, pairs, category_ids: tuple[int, ...]) -> tuple[list, list[str]]:
+    """(training samples, paths of images whose file is gone): a moved or deleted image is
+    left out of the round rather than failing it (and every round after it)."""
     from ..ml.data import Sample
 
     label = {cid: n + 1 for n, cid in enumerate(category_ids)}
-    return [Sample(image.id, store.image_path(image), image.width, image.height,
-                   tuple(label[i.category_id] for i in instances), tuple(i.shape for i in instances))
-            for image, instances in pairs]
+    found, missing = [], []
+    for image, instances in pairs:
+        path = store.image_path(image)
+        if not path.is_file():
+            missing.append(image.path)
+            continue
+        found.append(Sample(image.id, path, image.width, image.height,
+                            tuple(label[i.category_id] for i in instances), tuple(i.shape for i in instances)))
+    return found, missing
 
 
 def _first_round(store: ProjectStore) -> bool:
@@ -121,6 +129,7 @@ class RoundPlan:
     heldout: tuple
     snapshot: str
     first: bool
+    missing: tuple[str, ...] = ()  # accepted images left out because their file is gone
 
 
 def plan_round(store: ProjectStore, config: TrainerConfig) -> RoundPlan | RoundDone:
@@ -128,18 +137,21 @@ def plan_round(store: ProjectStore, config: TrainerConfig) -> RoundPlan | RoundD
     from ..store.proposals import class_map
 
     snapshot = take_snapshot(store, config.holdout)
-    if not snapshot.train or not snapshot.heldout:
+    train, gone = samples(store, snapshot.train, snapshot.category_ids)
+    heldout, gone_heldout = samples(store, snapshot.heldout, snapshot.category_ids)
+    missing = tuple(gone + gone_heldout)
+    if not train or not heldout:
+        why = (f"; {len(missing)} of them are missing on disk (e.g. {missing[0]})" if missing else "")
         return RoundDone(None, "skipped", reason=(
             f"a round needs at least 2 accepted images (one to learn from, one to score on); "
-            f"the project has {snapshot.accepted_images}"))
+            f"the project has {snapshot.accepted_images}{why}"))
     model_name = project_model_name(store.project_dir, snapshot.model_version, config.model_name)
     first = _first_round(store)
     version = begin_version(store, snapshot, model_name)
     checkpoint = project_checkpoint(store.project_dir, snapshot.model_version)
     return RoundPlan(version, snapshot.model_version, model_name, snapshot.class_names,
                      str(checkpoint) if checkpoint else None, config.class_map or class_map(store),
-                     tuple(samples(store, snapshot.train, snapshot.category_ids)),
-                     tuple(samples(store, snapshot.heldout, snapshot.category_ids)), snapshot.id, first)
+                     tuple(train), tuple(heldout), snapshot.id, first, missing)
 
 
 def run_round(store: ProjectStore, config: TrainerConfig, *,
@@ -275,6 +287,9 @@ def finish_round(store: ProjectStore, plan: RoundPlan, trained: Trained, *,
     else:
         promoted, reason = False, (f"held-out mask AP {scores['mask_ap']:.4f} < {before:.4f} of "
                                    f"v{plan.parent}; v{plan.parent} stays")
+    if plan.missing:
+        metrics["missing_images"] = len(plan.missing)
+        reason += f"; {len(plan.missing)} accepted images are missing on disk and were left out (e.g. {plan.missing[0]})"
     checkpoint = None
     if promoted:
         checkpoint = f"v{plan.version}.pt"

@@ -70,6 +70,19 @@ def test_a_class_added_between_rounds_keeps_training(shapes_project):
         assert done.status in ("promoted", "kept_previous"), done.reason
 
 
+def test_missing_image_files_are_left_out_and_said(shapes_project):
+    with ProjectStore.open(shapes_project) as store:
+        gone = store.images(ImageStatus.ACCEPTED)[0]
+        store.image_path(gone).unlink()
+        done = run_round(store, trainer_config(shapes_project))
+        assert done.status == "promoted" and done.metrics["missing_images"] == 1
+        assert f"missing on disk and were left out (e.g. {gone.path})" in done.reason
+        for image in store.images(ImageStatus.ACCEPTED)[1:]:
+            store.image_path(image).unlink()
+        done = run_round(store, trainer_config(shapes_project))
+        assert done.status == "skipped" and "3 of them are missing on disk" in done.reason
+
+
 def test_a_round_needs_two_accepted_images(tmp_path):
     project = make_shapes_project(tmp_path, count=3, accepted=1)
     with ProjectStore.open(project) as store:
