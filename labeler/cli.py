@@ -139,7 +139,10 @@ def _open_gui(project: Path, args: argparse.Namespace) -> int:
     model = None if args.no_model else WorkerConfig(
         str(project), model_name=args.model, weights=str(args.weights) if args.weights else None,
         device=args.device)
-    return run(project, model)
+    try:
+        return run(project, model, train_budget=args.train_budget)
+    except ValueError as exc:  # a bad --train-budget
+        raise ProjectError(str(exc)) from None
 
 
 def _model_options(p: argparse.ArgumentParser) -> None:
@@ -147,6 +150,11 @@ def _model_options(p: argparse.ArgumentParser) -> None:
                    "maskrcnn_resnet50_fpn_v2; maskrcnn_mobilenet_v3_large_fpn is lighter)")
     p.add_argument("--weights", type=Path, metavar="PATH", help="COCO weights or a labeler checkpoint")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+
+
+def _train_budget_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--train-budget", default=None, metavar="STEPS|90s|5m",
+                   help="each background training round: optimizer steps (default 200) or a time limit")
 
 
 def _save_class_map(store: ProjectStore, text: str) -> None:
@@ -343,12 +351,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-gui", action="store_true", help="only create it and print its path")
     p.add_argument("--no-model", action="store_true", help="no model worker (no suggestions)")
     _model_options(p)
+    _train_budget_option(p)
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("gui", help="open a project in the labeling window")
     p.add_argument("project", metavar="PROJECT_DIR")
     p.add_argument("--no-model", action="store_true", help="no model worker (no suggestions)")
     _model_options(p)
+    _train_budget_option(p)
     p.set_defaults(func=cmd_gui)
 
     p = sub.add_parser("init", help="create a project from a folder of images",

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from .. import __version__
 from ..store import ProjectStore
 from ..workers.protocol import WorkerConfig
+from ..workers.trainer import with_budget
 from .main_window import MainWindow
 from .model_controller import trainer_config
 
@@ -28,14 +29,16 @@ def _show_errors(window: MainWindow) -> None:
     sys.excepthook = hook
 
 
-def run(project_dir: str | Path, model: WorkerConfig | None = None) -> int:
+def run(project_dir: str | Path, model: WorkerConfig | None = None, train_budget: str | None = None) -> int:
     """`model`: how to start the model worker (None: no model); the trainer starts with the
-    same model, weights and device."""
+    same model, weights and device, and `train_budget` per round ("300", "90s", "5m";
+    None: the default)."""
+    trainer = with_budget(trainer_config(model), train_budget) if model is not None else None
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("labeler")
     app.setApplicationVersion(__version__)
     with ProjectStore.open(project_dir) as store:
-        window = MainWindow(store, model, trainer=trainer_config(model) if model is not None else None)
+        window = MainWindow(store, model, trainer=trainer)
         _show_errors(window)
         window.show()
         return app.exec()

@@ -43,6 +43,12 @@ def test_train_says_why_it_cannot_start(tmp_path, capsys):
     assert code == 2 and "not a labeler project" in err
 
 
+def test_the_window_refuses_a_bad_training_budget_before_it_opens(tmp_path, capsys):
+    project = make_shapes_project(tmp_path, count=2)
+    code, _, err = run(capsys, "gui", project, "--train-budget", "a while")
+    assert code == 2 and "not a step count" in err
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -96,6 +96,7 @@ def test_learning_panel_empty_state_and_a_running_round(project, qtbot):
     panel.set_available(True)
     panel.set_busy(True)
     assert panel.stop_button.isEnabled() and not panel.train_button.isEnabled()
+    assert panel.curve.empty_text.startswith("The first training round is running")
     panel.round_started(RoundStarted(4, 6, 2, 200))
     panel.round_progress(TrainProgress(4, "training", 37, 200, 1.234))
     assert panel.status_label.text() == "Round v4: training step 37/200, loss 1.23"

@@ -36,6 +36,7 @@ SHOWN = (*SCORED, "failed", "interrupted")  # a "training" row is the running ro
 STATUS_WORDS = {"promoted": "promoted", "kept_previous": "not better: the previous model stayed",
                 "failed": "failed", "interrupted": "interrupted"}
 HIT_RADIUS = 9.0  # pixels: how close the mouse must be to a mark for its tooltip
+FIRST_ROUND_RUNNING = "The first training round is running: its point appears here once it is scored."
 
 
 @dataclass(frozen=True)
@@ -427,7 +428,8 @@ class LearningPanel(QWidget):
         else:
             empty = "No training rounds yet: press Train now to start one (automatic rounds are off)."
             self._idle_text = "Automatic rounds are off: press Train now (Model menu to change)."
-        self.curve.set_points(curve_points(versions(store), current_model_version(store)), empty)
+        self.curve.set_points(curve_points(versions(store), current_model_version(store)),
+                              FIRST_ROUND_RUNNING if self._busy else empty)
         self.set_effort(effort_summary(store))
         self._show_idle()
 
@@ -461,6 +463,8 @@ class LearningPanel(QWidget):
         self._busy = busy
         self.stop_button.setEnabled(busy)
         self.train_button.setEnabled(not busy and not self._unavailable)
+        if busy:
+            self.curve.set_empty_text(FIRST_ROUND_RUNNING)
         if busy and self._round is None:
             self.status_label.setText("Starting a training round...")
             self.progress_bar.setRange(0, 0)
