@@ -157,7 +157,8 @@ def part_simulate(args) -> None:
         command += ["--lr", str(args.lr)]
     print(f"simulate: {' '.join(command[1:])}", flush=True)
     start = time.perf_counter()
-    subprocess.run(command, check=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
+    subprocess.run(command, check=True, env={**os.environ, "PYTHONPATH": path})
     print(f"simulate took {time.perf_counter() - start:.0f} s")
 
 
