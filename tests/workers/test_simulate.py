@@ -81,3 +81,14 @@ def test_simulate_says_what_is_wrong_with_its_input(tmp_path, capsys):
     code, _, err = run(capsys, "simulate", str(gt), "--images", str(tmp_path / "elsewhere"))
     assert code == 2 and "elsewhere" in err
     assert not Path(tmp_path / "elsewhere").exists()
+
+
+def test_simulate_reads_real_coco_ground_truth(shared_data, tmp_path, capsys):
+    """labelme's own COCO output (VOC images, 21 classes): imported, replayed by hand, counted."""
+    coco = shared_data / "labelme-examples" / "instance_segmentation" / "data_dataset_coco"
+    code, out, err = run(capsys, "simulate", coco / "annotations.json", "--images", coco, "--start-with", "10",
+                         "--model", "maskrcnn_tiny", "--device", "cpu", "--offline", "--project", tmp_path / "work")
+    assert code == 0, err
+    assert "simulating 3 images, 21 classes" in err
+    total = next(line.split() for line in out.splitlines() if line.split()[:1] == ["all"])
+    assert int(total[1]) == 12 and total[-1] == "1.00"  # 12 instances, all drawn by hand
