@@ -28,13 +28,15 @@ from .trainer_bridge import TrainerBridge
 if TYPE_CHECKING:
     from .main_window import MainWindow
 
-TRAIN_STEPS = 200  # optimizer steps per round when the window starts the trainer itself
+TRAIN_STEPS = 200  # optimizer steps per round when the window starts the trainer itself...
+ROUND_SECONDS = 600.0  # ...or ten minutes, whichever ends first (on a CPU a default-model step takes a minute)
 
 
 def trainer_config(model: WorkerConfig, steps: int = TRAIN_STEPS) -> TrainerConfig:
     """The trainer for the same project, model, weights and device as the inference worker."""
     return TrainerConfig(model.project_dir, model_name=model.model_name, weights=model.weights,
-                         device=model.device, steps=steps, allow_download=model.allow_download,
+                         device=model.device, steps=steps, seconds=ROUND_SECONDS,
+                         allow_download=model.allow_download,
                          class_map=dict(model.class_map), model_overrides=dict(model.model_overrides))
 
 

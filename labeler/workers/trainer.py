@@ -315,4 +315,4 @@ def with_budget(config: TrainerConfig, budget: str | None) -> TrainerConfig:
         raise ValueError(f"budget {budget!r} is not a step count (300) or a time (90s, 5m)") from None
     if value <= 0:
         raise ValueError(f"budget {budget!r}: it must be more than nothing")
-    return replace(config, seconds=value, steps=10**9) if scale else replace(config, steps=int(value))
+    return replace(config, seconds=value, steps=10**9) if scale else replace(config, steps=int(value), seconds=None)

@@ -206,3 +206,4 @@ def test_the_trainer_takes_the_model_settings(tmp_path):
     assert (config.project_dir, config.model_name, config.weights, config.device, config.allow_download,
             config.class_map, config.model_overrides, config.steps) == (
         str(tmp_path), "maskrcnn_tiny", "w.pt", "cpu", False, {"cat": "cat"}, {"min_size": 64}, 7)
+    assert config.seconds == 600  # the window's rounds end after ten minutes at the latest

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+from dataclasses import replace
 import sqlite3
 from pathlib import Path
 
@@ -198,6 +199,7 @@ def test_from_scratch_recipe_unless_the_config_says_otherwise():
 def test_budget_text():
     config = trainer_config(Path("."))
     assert with_budget(config, "300").steps == 300
+    assert with_budget(replace(config, seconds=600), "300").seconds is None  # steps asked for: no time cap
     assert with_budget(config, "90s").seconds == 90 and with_budget(config, "2m").seconds == 120
     for bad in ("ten", "0", "-5s"):
         with pytest.raises(ValueError):
