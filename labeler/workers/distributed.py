@@ -12,14 +12,13 @@ storage every node can read. NCCL on CUDA, gloo on CPU.
 from __future__ import annotations
 
 import os
-from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
 from ..store import ProjectStore
 from ..store.training import recover_interrupted
-from .protocol import RoundDone, RoundStarted, TrainerConfig
-from .trainer import TrainerLock, abandon_on_error, finish_round, plan_round, train_plan
+from .protocol import RoundDone, TrainerConfig
+from .trainer import TrainerLock, run_round
 
 
 @dataclass
@@ -90,23 +89,10 @@ def train_rounds(config: TrainerConfig, rounds: int, report: Callable[[object], 
             store = ProjectStore.open(config.project_dir)
             recover_interrupted(store)
         for _ in range(rounds):
-            plan = plan_round(store, config) if lead else None
-            if dist is not None:
-                plan = dist.broadcast(plan)
-            if isinstance(plan, RoundDone):
-                yield plan
-                return
-            if lead:
-                report(RoundStarted(plan.version, len(plan.train), len(plan.heldout), config.steps))
-            guard = abandon_on_error(store, plan.version) if lead else nullcontext([])
-            with guard as outcome:
-                trained = train_plan(plan, config, report=report if lead else (lambda m: None), dist=dist)
-                if lead:
-                    outcome.append(finish_round(store, plan, trained, report=report))
-            done = outcome[-1] if lead else None
-            if dist is not None:
-                done = dist.broadcast(done)
+            done = run_round(store, config, report=report, dist=dist)
             yield done
+            if done.version is None:  # the round could not start
+                return
     finally:
         if store is not None:
             store.close()

@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 import time
 import traceback
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterator
@@ -154,20 +154,28 @@ def plan_round(store: ProjectStore, config: TrainerConfig) -> RoundPlan | RoundD
                      tuple(train), tuple(heldout), snapshot.id, first, missing)
 
 
-def run_round(store: ProjectStore, config: TrainerConfig, *,
+def run_round(store: ProjectStore | None, config: TrainerConfig, *,
               report: Callable[[object], None] = lambda message: None,
               should_stop: Callable[[], bool] = lambda: False,
-              pause: Callable[[], None] | None = None) -> RoundDone:
-    """One round, start to finish, in this process; `report` gets RoundStarted and
-    TrainProgress messages."""
-    plan = plan_round(store, config)
+              pause: Callable[[], None] | None = None, dist=None) -> RoundDone:
+    """One round, start to finish; `report` gets RoundStarted and TrainProgress messages.
+    With `dist` (distributed.py) every rank calls this: rank 0 (the only one with a store)
+    plans, scores and records the round, every rank trains, and all return rank 0's outcome."""
+    lead = dist is None or dist.rank == 0
+    plan = plan_round(store, config) if lead else None
+    if dist is not None:
+        plan = dist.broadcast(plan)
     if isinstance(plan, RoundDone):
         return plan
-    report(RoundStarted(plan.version, len(plan.train), len(plan.heldout), config.steps))
-    with abandon_on_error(store, plan.version) as outcome:
-        trained = train_plan(plan, config, report=report, should_stop=should_stop, pause=pause)
-        outcome.append(finish_round(store, plan, trained, report=report))
-    return outcome[-1]
+    if lead:
+        report(RoundStarted(plan.version, len(plan.train), len(plan.heldout), config.steps))
+    with (abandon_on_error(store, plan.version) if lead else nullcontext([])) as outcome:
+        trained = train_plan(plan, config, report=report if lead else (lambda message: None),
+                             should_stop=should_stop, pause=pause, dist=dist)
+        if lead:
+            outcome.append(finish_round(store, plan, trained, report=report))
+    done = outcome[-1] if lead else None
+    return dist.broadcast(done) if dist is not None else done
 
 
 @contextmanager

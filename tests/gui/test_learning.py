@@ -159,6 +159,12 @@ def test_effort_counts_vertices_strokes_keys_and_time(project, open_window, pers
     assert row.seconds == 68.0
     assert row.accepted_instances == 2  # the polygon and the accepted suggestion
     assert (row.suggestions_reviewed, row.accepted_unedited) == (1, 1)
+    panel = window.learning
+    panel.refresh(window.store)
+    assert panel.effort == []  # the Effort tab is hidden: its totals are not read
+    panel.tabs.setCurrentWidget(panel.effort_table)
+    assert [(r.model_version, r.images) for r in panel.effort] == [(0, 1)]
+    assert panel.effort_table.item(0, 3).text() == "2.5"  # 5 actions for 2 accepted instances
 
     me.key(K.Key_R)
     me.drag([(30, 30), (80, 60), (120, 100)])  # a rectangle: its 2 corners

@@ -403,6 +403,8 @@ class LearningPanel(QWidget):
         self.tabs = QTabWidget()
         self.tabs.addTab(curve_page, "Curve")
         self.tabs.addTab(self.effort_table, "Effort")
+        self.tabs.currentChanged.connect(lambda _index: self._refresh_effort())
+        self._store: ProjectStore | None = None
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.tabs)
@@ -430,8 +432,14 @@ class LearningPanel(QWidget):
             self._idle_text = "Automatic rounds are off: press Train now (Model menu to change)."
         self.curve.set_points(curve_points(versions(store), current_model_version(store)),
                               FIRST_ROUND_RUNNING if self._busy else empty)
-        self.set_effort(effort_summary(store))
+        self._store = store
+        self._refresh_effort()
         self._show_idle()
+
+    def _refresh_effort(self) -> None:
+        """The effort totals read every label of the project: only while their tab is shown."""
+        if self._store is not None and self.tabs.currentWidget() is self.effort_table:
+            self.set_effort(effort_summary(self._store))
 
     def _show_idle(self) -> None:
         if not self._busy:
