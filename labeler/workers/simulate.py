@@ -82,15 +82,15 @@ def drawing_cost(shape: Shape, height: int, width: int) -> int:
     return geometry.simplify(polygons, SIMPLIFY_PX).vertex_count if polygons is not None else 0
 
 
-def correction_cost(suggested: Shape, truth: Shape, height: int, width: int) -> int:
-    """Clicks to turn `suggested` into `truth`: the vertices of what differs, at most a redraw."""
+def correction_cost(suggested: Shape, truth: Shape, height: int, width: int, redraw: int) -> int:
+    """Clicks to turn `suggested` into `truth`: the vertices of what differs, at most `redraw`."""
     a, b = _polygons(suggested, height, width), _polygons(truth, height, width)
     if a is None or b is None:
-        return drawing_cost(truth, height, width)
+        return redraw
     diff = geometry.from_shapely(geometry.to_shapely(a).symmetric_difference(geometry.to_shapely(b)),
                                  min_area=SIMPLIFY_PX)
     cost = geometry.simplify(diff, SIMPLIFY_PX).vertex_count if diff is not None else 0
-    return min(cost, drawing_cost(truth, height, width))
+    return min(cost, redraw)
 
 
 @dataclass(frozen=True)
@@ -99,6 +99,7 @@ class Decision:
     actions: int
     suggestion: Instance | None
     truth: tuple[int, Shape] | None  # (category id, shape)
+    by_hand: int = 0  # what drawing the true instance by hand would have cost
 
 
 def review(suggestions: list[Instance], truth: list[tuple[int, Shape]], height: int, width: int
@@ -106,6 +107,7 @@ def review(suggestions: list[Instance], truth: list[tuple[int, Shape]], height: 
     """What the simulated person does with one image's suggestions (highest score first)."""
     suggestions = sorted(suggestions, key=lambda s: -(s.score or 0.0))
     ious = geometry.mask_iou([s.shape for s in suggestions], [t[1] for t in truth], height, width)
+    redraw = [drawing_cost(shape, height, width) for _, shape in truth]
     taken: set[int] = set()
     decisions = []
     for n, suggestion in enumerate(suggestions):
@@ -117,13 +119,13 @@ def review(suggestions: list[Instance], truth: list[tuple[int, Shape]], height: 
         taken.add(j)
         relabel = int(suggestion.category_id != truth[j][0])
         if iou >= ACCEPT_IOU:
-            decisions.append(Decision("accepted", 1 + relabel, suggestion, truth[j]))
+            decisions.append(Decision("accepted", 1 + relabel, suggestion, truth[j], redraw[j]))
         else:
-            cost = correction_cost(suggestion.shape, truth[j][1], height, width)
-            decisions.append(Decision("corrected", cost + 1 + relabel, suggestion, truth[j]))
+            cost = correction_cost(suggestion.shape, truth[j][1], height, width, redraw[j])
+            decisions.append(Decision("corrected", cost + 1 + relabel, suggestion, truth[j], redraw[j]))
     for j, item in enumerate(truth):
         if j not in taken:
-            decisions.append(Decision("drawn", drawing_cost(item[1], height, width), None, item))
+            decisions.append(Decision("drawn", redraw[j], None, item, redraw[j]))
     return decisions
 
 
@@ -138,7 +140,7 @@ def apply(store: ProjectStore, image: ImageRecord, decisions: list[Decision], ve
             setattr(tally, d.kind, getattr(tally, d.kind) + 1)
             if d.truth is not None:
                 tally.instances += 1
-                tally.by_hand += drawing_cost(d.truth[1], image.height, image.width)
+                tally.by_hand += d.by_hand
             s = d.suggestion
             if d.kind == "rejected":
                 store.put_instance(replace(s, id=None, status=InstanceStatus.REJECTED))
