@@ -132,18 +132,29 @@ class WorkerClient(ProcessClient):
     def send(self, message) -> None:
         if isinstance(message, Predict) and message.urgent:
             self._pending_urgent.update(dict.fromkeys(message.image_ids))
-            self.screen_busy.set()
         elif isinstance(message, (Predict, Prelabel)):
             self._batch = message
         elif isinstance(message, Cancel):
             self._batch = None
         super().send(message)
+        self._sync_screen_busy()
+
+    def poll(self) -> list:
+        answers = super().poll()
+        self._sync_screen_busy()
+        return answers
+
+    def _sync_screen_busy(self) -> None:
+        """Set while a live worker owes the screen an answer; never left set by a worker that
+        is dead or has given up (the trainer would wait on it at every step)."""
+        if self._pending_urgent and self.fatal is None and self.alive:
+            self.screen_busy.set()
+        else:
+            self.screen_busy.clear()
 
     def _note(self, answer) -> None:
         if isinstance(answer, (Suggested, Failed)) and answer.image_id is not None:
             self._pending_urgent.pop(answer.image_id, None)
-            if not self._pending_urgent:
-                self.screen_busy.clear()
         if isinstance(answer, Progress) and not answer.running:
             self._batch = None
         if isinstance(answer, (Suggested, Prompted)):
@@ -157,8 +168,6 @@ class WorkerClient(ProcessClient):
         for image_id in again:
             del self._pending_urgent[image_id]
             out.append(Failed(image_id, "the model worker died twice on this image; skipped"))
-        if not self._pending_urgent:
-            self.screen_busy.clear()
         return out
 
 

@@ -127,3 +127,25 @@ def test_a_model_that_cannot_load_is_fatal_not_a_crash_loop(model_project, tmp_p
         assert client.poll() == [] and client.fatal
     finally:
         client.stop()
+
+
+def test_screen_busy_is_set_only_while_a_live_worker_owes_the_screen(model_project):
+    with ProjectStore.open(model_project) as store:
+        image_id = store.images()[0].id
+    live = WorkerClient(tiny_config(model_project))
+    live.start()
+    try:
+        live.send(Predict((image_id,), urgent=True))
+        assert live.screen_busy.is_set()  # the trainer waits between its steps
+        collect(live, lambda a: of(Suggested, a))
+        assert not live.screen_busy.is_set()
+    finally:
+        live.stop()
+    broken = WorkerClient(tiny_config(model_project, model_name="no_such_model"))
+    broken.start()
+    try:
+        broken.send(Predict((image_id,), urgent=True))
+        collect(broken, lambda a: of(Fatal, a))
+        assert not broken.screen_busy.is_set()  # a worker that gave up must not hold the trainer
+    finally:
+        broken.stop()
