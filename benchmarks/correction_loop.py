@@ -13,7 +13,7 @@ Parts (--parts, default all):
   simulate    `labeler simulate` on a synthetic shapes dataset: actions per instance per
               block of images and the overall ratio against drawing everything by hand.
   recipes     (not in the default parts) SGD against AdamW from no weights on the same data,
-              model and seed: the measurement behind trainer.FROM_SCRATCH.
+              model and seed (the engine's default is SGD; this is why it stays).
 
 Nothing is downloaded; models start from no weights (CPU figures) unless torchvision's
 cache has COCO weights. Runs without Qt, also on a GPU server:
@@ -147,7 +147,7 @@ def part_throughput(args) -> None:
 
 RECIPES = {  # name -> ml.engine.TrainConfig settings
     "sgd": {"optimizer": "sgd", "lr": 0.01, "warmup_steps": 50},
-    "adamw": {"optimizer": "adamw", "lr": 1e-3, "warmup_steps": 100},  # trainer.FROM_SCRATCH
+    "adamw": {"optimizer": "adamw", "lr": 1e-3, "warmup_steps": 100},
 }
 
 

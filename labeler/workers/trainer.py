@@ -76,18 +76,10 @@ class TrainerLock:
         self.release()
 
 
-# From no pretrained weights at all, AdamW with a longer warm-up did better than the SGD
-# that suits fine-tuning COCO weights (measured on CPU with maskrcnn_tiny on synthetic
-# shapes, one seed each: held-out mask AP 0.0018 vs 0.0004 after 150 steps).
-FROM_SCRATCH = {"optimizer": "adamw", "lr": 1e-3, "warmup_steps": 100}
-
-
-def engine_config(config: TrainerConfig, from_scratch: bool = False):
-    """The engine's settings: the config's, over the from-scratch recipe when the model's
-    line of checkpoints began without pretrained weights."""
+def engine_config(config: TrainerConfig):
     from ..ml.engine import TrainConfig
 
-    settings = {**(FROM_SCRATCH if from_scratch and "optimizer" not in config.engine else {}), **config.engine}
+    settings = dict(config.engine)
     settings.update(steps=config.steps, seconds=config.seconds, batch_size=config.batch_size)
     if config.lr is not None:
         settings["lr"] = config.lr
@@ -210,7 +202,6 @@ class Trained:
     previous: dict | None  # held-out scores of the parent model (rank 0 only)
     device: object
     seconds: float
-    from_scratch: bool = False  # its line of checkpoints began without pretrained weights
 
 
 def train_plan(plan: RoundPlan, config: TrainerConfig, *, report=lambda message: None,
@@ -235,8 +226,7 @@ def train_plan(plan: RoundPlan, config: TrainerConfig, *, report=lambda message:
     if dist is None or dist.rank == 0:
         previous = evaluate(model, InstanceDataset(plan.heldout), device,
                             progress=lambda step, total: report(TrainProgress(plan.version, "scoring", step, total)))
-    from_scratch = loaded.source == "none" or bool(loaded.extra.get("from_scratch"))
-    cfg = engine_config(config, from_scratch)
+    cfg = engine_config(config)
     optimizer = make_optimizer(model, cfg)
     if loaded.source == "checkpoint" and "optimizer" in loaded.extra:
         resume_optimizer(optimizer, loaded.extra["optimizer"], cfg.lr)
@@ -248,8 +238,7 @@ def train_plan(plan: RoundPlan, config: TrainerConfig, *, report=lambda message:
     stats = train_steps(net, train, optimizer, scheduler, cfg, device, should_stop=should_stop, pause=pause,
                         sampler=sampler, progress=lambda step, total, loss: report(
                             TrainProgress(plan.version, "training", step, total, loss)))
-    return Trained(model, optimizer, scheduler, stats, previous, device, time.perf_counter() - started,
-                   from_scratch)
+    return Trained(model, optimizer, scheduler, stats, previous, device, time.perf_counter() - started)
 
 
 def resume_optimizer(optimizer, state: dict, lr: float) -> bool:
@@ -305,7 +294,7 @@ def finish_round(store: ProjectStore, plan: RoundPlan, trained: Trained, *,
                         plan.class_names, optimizer=trained.optimizer.state_dict(),
                         scheduler=trained.scheduler.state_dict(), round=plan.version, parent=plan.parent,
                         snapshot=plan.snapshot, metrics=metrics,
-                        class_map=dict(plan.class_map), from_scratch=trained.from_scratch)
+                        class_map=dict(plan.class_map))
     status = "promoted" if promoted else "kept_previous"
     finish_version(store, plan.version, status, metrics=metrics, reason=reason, checkpoint=checkpoint)
     return RoundDone(plan.version, status, metrics, reason)

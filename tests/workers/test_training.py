@@ -25,7 +25,7 @@ from labeler.workers.client import TrainerClient, WorkerClient
 from labeler.workers.protocol import (
     Fatal, Predict, Ready, Reload, RoundDone, Suggested, Train, TrainerConfig, TrainProgress,
 )
-from labeler.workers.trainer import TrainerBusy, TrainerLock, engine_config, run_round, with_budget
+from labeler.workers.trainer import TrainerBusy, TrainerLock, run_round, with_budget
 
 from .conftest import collect, tiny_config
 
@@ -58,7 +58,6 @@ def test_a_round_trains_scores_writes_a_version_and_promotes_it(shapes_project):
     checkpoint = read_checkpoint(shapes_project / "models" / "v1.pt")
     assert checkpoint["model_name"] == "maskrcnn_tiny" and checkpoint["round"] == 1
     assert {"optimizer", "scheduler", "metrics", "snapshot", "class_map", "parent"} <= set(checkpoint)
-    assert checkpoint["from_scratch"] is True  # no pretrained weights: the AdamW recipe, kept for later rounds
     steps = [m.step for m in messages if isinstance(m, TrainProgress) and m.phase == "training"]
     assert steps == [1, 2]
 
@@ -185,15 +184,6 @@ def test_only_one_trainer_per_project(shapes_project):
         finally:
             client.stop()
         assert "another trainer" in next(x for x in answers if isinstance(x, Fatal)).message
-
-
-def test_from_scratch_recipe_unless_the_config_says_otherwise():
-    config = trainer_config(Path("."))
-    assert engine_config(config).optimizer == "sgd"
-    scratch = engine_config(config, from_scratch=True)
-    assert (scratch.optimizer, scratch.lr, scratch.warmup_steps) == ("adamw", 1e-3, 100)
-    assert engine_config(trainer_config(Path("."), lr=5e-4), from_scratch=True).lr == 5e-4
-    assert engine_config(trainer_config(Path("."), engine={"optimizer": "sgd"}), from_scratch=True).optimizer == "sgd"
 
 
 def test_budget_text():
