@@ -7,7 +7,7 @@ tool (tools.py). It redraws from the Session's signals; it never writes the stor
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import QFrame, QGraphicsScene, QGraphicsSimpleTextItem, QGraphicsView
 
@@ -40,7 +40,7 @@ class CanvasView(QGraphicsView):
         self.setBackgroundBrush(QColor("#2b2b2b"))
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)  # zoom_by anchors itself
         self.setMouseTracking(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setOptimizationFlag(QGraphicsView.OptimizationFlag.DontSavePainterState)
@@ -70,6 +70,7 @@ class CanvasView(QGraphicsView):
         self.tool: Tool = self.tools["edit"]
         self._space = False
         self._pan_from: QPointF | None = None
+        self._zoom_anchor: tuple | None = None  # (viewport pos, image point, transform after the step)
 
         session.imageChanged.connect(self.show_image)
         session.instancesChanged.connect(self._on_instances)
@@ -149,7 +150,7 @@ class CanvasView(QGraphicsView):
             self.shape_layer.set_shapes(0, 0, [], {})
             return
         w, h = image.width, image.height
-        margin = max(w, h)
+        margin = 2 * max(w, h)  # room to scroll so that zooming out at a corner keeps the point in place
         self.scene().setSceneRect(QRectF(-margin, -margin, w + 2 * margin, h + 2 * margin))
         self.image_layer.set_size(w, h)
         self.image_layer.set_pyramid(None)
@@ -226,14 +227,38 @@ class CanvasView(QGraphicsView):
             self._scale_changed()
 
     def zoom_by(self, factor: float, anchor: QPointF | None = None) -> None:
+        """Zoom by `factor`, keeping the image point under `anchor` (viewport pixels; None:
+        the centre of the view) where it is on screen.
+
+        Done by hand, not with Qt's AnchorUnderMouse: that anchor is the scene point of the
+        last mouse move QGraphicsView itself saw, and our mouseMoveEvent (the tools') does
+        not pass moves on, so on a real screen every wheel zoom went to the image's corner.
+        The anchor is kept in image coordinates across consecutive steps at the same spot:
+        scroll bars move in whole screen pixels, and re-reading the point after each step
+        would let that rounding pile up while zooming in from far out."""
         w, h = self.image_size()
         fit = min(self.viewport().width() / max(w, 1), self.viewport().height() / max(h, 1))
         target = min(max(self.scale * factor, fit / 4), MAX_ZOOM)
-        factor = target / self.scale
-        if anchor is None:
-            self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
-        self.scale_view(factor)
-        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        if target == self.scale:
+            return
+        at = QPointF(self.viewport().rect().center()) if anchor is None else QPointF(anchor)
+        kept = self._zoom_anchor
+        if kept is not None and kept[2] == self.viewportTransform() and (kept[0] - at).manhattanLength() < 0.5:
+            point = kept[1]  # the same spot as the last step, and nothing moved since
+        else:
+            point = self.viewportTransform().inverted()[0].map(at)
+        self.scale_view(target / self.scale)
+        self.put(point, at)
+        self._zoom_anchor = (at, point, self.viewportTransform())
+        self.cursorMoved.emit(point.x(), point.y())
+
+    def put(self, point: QPointF, at: QPointF) -> None:
+        """Scroll so that the image point `point` is at viewport position `at` (to the
+        nearest screen pixel, the scroll bars' unit)."""
+        off = self.viewportTransform().map(point) - at
+        h, v = self.horizontalScrollBar(), self.verticalScrollBar()
+        h.setValue(h.value() + round(off.x()))
+        v.setValue(v.value() + round(off.y()))
 
     def scale_view(self, factor: float) -> None:
         super().scale(factor, factor)
@@ -257,7 +282,19 @@ class CanvasView(QGraphicsView):
         self.shape_layer.view_moved()
 
     def wheelEvent(self, event) -> None:
-        self.zoom_by(WHEEL_STEP ** event.angleDelta().y(), event.position())
+        """A mouse wheel notch is 120 (1/8 degree units); a trackpad sends many small
+        steps, and some only pixel deltas."""
+        delta = event.angleDelta().y() or event.pixelDelta().y()
+        if delta:
+            self.zoom_by(WHEEL_STEP ** delta, event.position())
+        event.accept()
+
+    def viewportEvent(self, event) -> bool:
+        if event.type() == QEvent.Type.NativeGesture and \
+                event.gestureType() == Qt.NativeGestureType.ZoomNativeGesture:  # trackpad pinch
+            self.zoom_by(1.0 + event.value(), event.position())
+            return True
+        return super().viewportEvent(event)
 
     # --- events ------------------------------------------------------------------------
 
