@@ -343,4 +343,8 @@ def load_model(model_name: str, class_names: Iterable[str], *, checkpoint: Path 
                           "coco", origin)
     message = (f"No pretrained weights found{origin}: the model starts untrained and learns "
                "from the labels you accept.")
+    cache = coco_cache_path(spec)
+    if cache is not None:
+        message += (f" To start from COCO weights instead, put {cache.name} in {cache.parent} "
+                    f"(from {spec.coco_weights.url}).")  # type: ignore[union-attr]
     return _finish(_build(model_name, names, config), model_name, names, "none", message)

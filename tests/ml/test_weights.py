@@ -138,8 +138,11 @@ def test_light_model_takes_torchvision_box_only_coco_weights(hub):
 def test_no_weights_anywhere_says_so(tiny_coco):
     loaded = load_model(tiny_coco, ["a", "b"], allow_download=False)
     assert loaded.source == "none" and loaded.class_map == {}
+    folder = Path(torch.hub.get_dir()) / "checkpoints"
     assert loaded.message == ("No pretrained weights found: the model starts untrained and "
-                              "learns from the labels you accept.")
+                              "learns from the labels you accept. To start from COCO weights instead, put "
+                              f"tiny_coco-0123abcd.pth in {folder} "
+                              "(from https://example.invalid/models/tiny_coco-0123abcd.pth).")
     assert load_model("maskrcnn_tiny", ["a"]).source == "none"  # no COCO weights for tiny
 
 
