@@ -210,6 +210,15 @@ def union(a: Shape, b: Shape, height: int, width: int) -> Shape:
     return MaskRLE(height, width, merged["counts"].decode("ascii"))
 
 
+def overlaps(a: Shape, b: Shape, height: int, width: int) -> bool:
+    """Do the two shapes share any area (pixels, for a mask)?"""
+    if isinstance(a, Polygons) and isinstance(b, Polygons):
+        return bool(to_shapely(a).intersection(to_shapely(b)).area > 0)
+    both = mask_utils.merge([_coco_rle(to_rle(a, height, width)), _coco_rle(to_rle(b, height, width))],
+                            intersect=True)
+    return bool(mask_utils.area(both) > 0)
+
+
 def subtract(a: Shape, b: Shape, height: int, width: int) -> Shape | None:
     """a minus b; None when nothing is left."""
     if isinstance(a, Polygons) and isinstance(b, Polygons):

@@ -55,6 +55,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("zoom_in", "Zoom in", ("+", "="), "View"),
     ActionSpec("zoom_out", "Zoom out", ("-",), "View"),
     ActionSpec("hide_all", "Hide all shapes", ("H",), "View", checkable=True),
+    ActionSpec("show_names", "Class names on the canvas", ("L",), "View", checkable=True),
     ActionSpec("shortcuts", "Keyboard shortcuts", ("F1", "?"), "Help"),
     ActionSpec("quit", "Quit", ("Ctrl+Q",), "File"),
 )

@@ -7,16 +7,13 @@ and its tools (drawing and editing), the widgets (lists and panels), the model c
 
 from __future__ import annotations
 
-import os
-
-from PySide6.QtCore import QByteArray, QSettings, QStandardPaths, Qt
+from PySide6.QtCore import QByteArray, Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget, QInputDialog, QLabel, QMainWindow, QMessageBox, QProgressBar, QSlider, QToolButton,
     QWidget,
 )
 
-from ..core.commands import relabel
 from ..core.entities import ImageRecord, ImageStatus, InstanceStatus
 from ..store import ProjectError, ProjectStore
 from ..store.proposals import class_map, parse_class_map, set_class_map
@@ -27,19 +24,17 @@ from .canvas.view import CanvasView
 from .effort import EffortCounter
 from .model_controller import ModelController
 from .session import Session
+from .settings import settings
 from .widgets.category_panel import CategoryPanel
 from .widgets.image_browser import ImageBrowser
 from .widgets.instance_list import InstanceList
 from .widgets.learning_curve import LearningPanel
+from .widgets.messages import MessageLog, StatusBar
 from .widgets.shortcut_sheet import ShortcutSheet
 
 
-def settings() -> QSettings:
-    """One ini file; LABELER_SETTINGS points elsewhere (tests use a temporary one)."""
-    path = os.environ.get("LABELER_SETTINGS") or os.path.join(
-        QStandardPaths.writableLocation(QStandardPaths.StandardLocation.GenericConfigLocation),
-        "labeler", "labeler.ini")
-    return QSettings(path, QSettings.Format.IniFormat)
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 class MainWindow(QMainWindow):
@@ -67,6 +62,10 @@ class MainWindow(QMainWindow):
         self.category_dock = self._dock("Classes", self.categories, Qt.DockWidgetArea.RightDockWidgetArea)
         self.learning = LearningPanel()
         self.learning_dock = self._dock("Learning", self.learning, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.message_log = MessageLog()
+        self.messages_dock = self._dock("Messages", self.message_log, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.messages_dock.hide()  # View → Messages, or a click on the message line
+        self.setStatusBar(StatusBar(self.message_log))
 
         self.actions_: dict[str, QAction] = {}
         self._build_actions()
@@ -96,7 +95,7 @@ class MainWindow(QMainWindow):
         return dock
 
     def _build_actions(self) -> None:
-        menus = {name: self.menuBar().addMenu(name) for name in MENUS}
+        self.menus = menus = {name: self.menuBar().addMenu(name) for name in MENUS}
         toolbar = self.addToolBar("Tools")
         toolbar.setObjectName("toolbar_tools")
         tools = QActionGroup(self)
@@ -133,6 +132,12 @@ class MainWindow(QMainWindow):
         self.score_slider.valueChanged.connect(self._on_score_threshold)
         toolbar.addWidget(self.score_slider)
         self.actions_["tool_edit"].setChecked(True)
+        self.actions_["show_names"].setChecked(True)
+        panels = menus["View"].addMenu("Panels")  # a closed dock comes back from here
+        for dock in (self.browser_dock, self.instance_dock, self.category_dock, self.learning_dock,
+                     self.messages_dock):
+            panels.addAction(dock.toggleViewAction())
+        panels.addAction(toolbar.toggleViewAction())
 
     def _slider(self, low: int, high: int, value: int, tip: str) -> QSlider:
         slider = QSlider(Qt.Orientation.Horizontal)
@@ -145,8 +150,13 @@ class MainWindow(QMainWindow):
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
-        self.position_label, self.zoom_label, self.size_label, self.count_label = (
-            QLabel(), QLabel(), QLabel(), QLabel())
+        bar.line.clicked.connect(self.messages_dock.show)  # type: ignore[attr-defined]
+        self.tool_label, self.position_label, self.zoom_label, self.size_label, self.count_label = (
+            QLabel(), QLabel(), QLabel(), QLabel(), QLabel())
+        self.tool_label.hide()  # what the brush or eraser will do next
+        metrics = self.position_label.fontMetrics()  # room for the widest figures: no jitter
+        self.position_label.setMinimumWidth(metrics.horizontalAdvance("x 00000.0  y 00000.0 "))
+        self.zoom_label.setMinimumWidth(metrics.horizontalAdvance("0000% "))
         self.progress = QProgressBar()
         self.progress.setRange(0, 0)  # busy indicator while pixels are decoded
         self.progress.setMaximumWidth(120)
@@ -161,9 +171,14 @@ class MainWindow(QMainWindow):
         self.batch_cancel.clicked.connect(self.do_cancel_prelabel)
         self.batch_cancel.hide()
         self.model_label = QLabel("Model: off")
-        for widget in (self.batch_progress, self.batch_cancel, self.progress, self.position_label,
+        for widget in (self.tool_label, self.batch_progress, self.batch_cancel, self.progress, self.position_label,
                        self.zoom_label, self.size_label, self.count_label, self.model_label):
             bar.addPermanentWidget(widget)
+
+    def _on_hint(self, text: str) -> None:
+        self.tool_label.setText(text)
+        self.tool_label.setToolTip(text)
+        self.tool_label.setVisible(bool(text))
 
     def _wire(self) -> None:
         s = self.session
@@ -175,9 +190,11 @@ class MainWindow(QMainWindow):
         self.canvas.cursorMoved.connect(lambda x, y: self.position_label.setText(f"x {x:.1f}  y {y:.1f}"))
         self.canvas.zoomChanged.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f}%"))
         self.canvas.loadingChanged.connect(self.progress.setVisible)
-        self.canvas.imageFailed.connect(lambda text: self.statusBar().showMessage(text, 15000))
+        self.canvas.imageFailed.connect(self._on_image_failed)
+        self.canvas.imageRead.connect(self._on_image_read)
         self.canvas.toolChanged.connect(lambda name: self.actions_[f"tool_{name}"].setChecked(True))
         self.canvas.boxPrompted.connect(self.models.box_prompt)
+        self.canvas.hintChanged.connect(self._on_hint)
         self.browser.orderChanged.connect(self.models.set_order)
         self.effort.watch(self.canvas, self.canvas.viewport())
 
@@ -238,6 +255,15 @@ class MainWindow(QMainWindow):
             self.models.suggest_for_screen()
         self._update_counts()
 
+    def _on_image_failed(self, text: str) -> None:
+        self.statusBar().showMessage(f"{text} - drawing is off for this image until the file can be read", 15000)
+        if self.session.image is not None:
+            self.browser.set_problem(self.session.image.id, text)  # type: ignore[arg-type]
+
+    def _on_image_read(self) -> None:
+        if self.session.image is not None:  # a file replaced since its thumbnail was made gets a new one
+            self.browser.set_problem(self.session.image.id, None)  # type: ignore[arg-type]
+
     def _on_status(self, image: ImageRecord) -> None:
         before = self.images.get(image.id)  # type: ignore[arg-type]
         self.images[image.id] = image  # type: ignore[index]
@@ -248,7 +274,8 @@ class MainWindow(QMainWindow):
     def _update_counts(self) -> None:
         accepted = sum(1 for i in self.images.values() if i.status == ImageStatus.ACCEPTED)
         here = len(self.session.instances)
-        self.count_label.setText(f"{here} instances here  |  {accepted}/{len(self.images)} images accepted")
+        self.count_label.setText(f"{plural(here, 'instance')} here  |  {accepted}/{len(self.images)} "
+                                 f"image{'' if len(self.images) == 1 else 's'} accepted")
 
     def _update_undo(self) -> None:
         history = self.session.history
@@ -373,17 +400,14 @@ class MainWindow(QMainWindow):
         name, ok = QInputDialog.getItem(self, "Change class", "Class:", names, 0, False)
         if ok:
             category = next(c for c in self.session.categories.values() if c.name == name)
-            self.session.push(relabel(selected, category.id))  # type: ignore[arg-type]
+            self.session.relabel_selected(category.id, move_picker=False)  # type: ignore[arg-type]
 
     def pick_class(self, n: int) -> None:
         ids = list(self.session.categories)
         if n > len(ids):
             self.session.message.emit(f"There is no class {n}: add one in the Classes panel")
             return
-        self.session.set_current_category(ids[n - 1])
-        selected = self.session.selected_instances()
-        if selected:
-            self.session.push(relabel(selected, ids[n - 1]))
+        self.session.relabel_selected(ids[n - 1])
 
     def _tool(self, name: str) -> None:
         self.canvas.set_tool(name)
@@ -424,6 +448,9 @@ class MainWindow(QMainWindow):
     def do_hide_all(self) -> None:
         self.session.toggle_hide_all()
         self.actions_["hide_all"].setChecked(self.session.hide_all)
+
+    def do_show_names(self) -> None:
+        self.canvas.set_show_names(self.actions_["show_names"].isChecked())
 
     def do_shortcuts(self) -> None:
         ShortcutSheet(self).exec()

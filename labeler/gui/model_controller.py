@@ -15,12 +15,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject
-from PySide6.QtWidgets import QInputDialog, QLabel, QMessageBox
+from PySide6.QtWidgets import QInputDialog, QLabel, QMessageBox, QProgressBar
 
 from ..core.commands import add_instance
 from ..core.entities import ImageRecord, ImageStatus, Instance, InstanceStatus, Polygons, Provenance
 from ..store.proposals import current_model_version, review_order
-from ..store.training import retrain_every, round_due, set_retrain_every
+from ..store.training import retrain_every, round_blocker, round_due, set_retrain_every
 from ..workers.protocol import Reload, RoundDone, RoundStarted, TrainerConfig, TrainProgress, WorkerConfig
 from .bridge import ModelBridge
 from .trainer_bridge import TrainerBridge
@@ -69,6 +69,14 @@ class ModelController(QObject):
         self.train_label = QLabel()
         self.train_label.hide()
         window.statusBar().addPermanentWidget(self.train_label)
+        self._prompt: tuple[int, int] | None = None  # (request id, image id) of the box waiting for its mask
+        self.prompt_busy = QProgressBar()  # stays until the answer arrives or fails
+        self.prompt_busy.setRange(0, 0)
+        self.prompt_busy.setMaximumWidth(150)
+        self.prompt_busy.setFormat("asking the model")
+        self.prompt_busy.setTextVisible(True)
+        self.prompt_busy.hide()
+        window.statusBar().addPermanentWidget(self.prompt_busy)
         panel = window.learning
         panel.trainRequested.connect(self.train_now)
         panel.stopRequested.connect(self.stop_round)
@@ -89,7 +97,7 @@ class ModelController(QObject):
         self.bridge.suggested.connect(lambda answer: self.session.reload(answer.image_id))
         self.bridge.prompted.connect(self._on_prompted)
         self.bridge.progress.connect(self._on_batch_progress)
-        self.bridge.failed.connect(lambda failure: self._say(failure.message, 15000))
+        self.bridge.failed.connect(self._on_failed)
         self.bridge.notice.connect(self._on_model_notice)
         w.model_label.setText("Model: starting...")
         self.bridge.start()
@@ -142,6 +150,8 @@ class ModelController(QObject):
 
     def _on_model_notice(self, text: str) -> None:
         self._say(text, 30000)
+        if self._prompt is not None:  # the worker died or gave up: its answer is not coming
+            self._prompt_ended()
         if self.bridge is not None and not self.bridge.running:
             self.window.model_label.setText("Model: off")
             self.window.model_label.setToolTip(text)
@@ -164,13 +174,36 @@ class ModelController(QObject):
         if self.bridge is None or not self.bridge.running:
             self.session.message.emit("The box prompt needs the model, and the model is off")
             return
-        self.bridge.prompt(image.id, box, None)  # type: ignore[arg-type]
+        info = self.bridge.info
+        if info is None:
+            self.session.message.emit("The model is still starting; try the box again in a moment")
+            return
+        if info.weights_source == "none" and not self.suggest_untrained:  # noise with a high score
+            self.session.message.emit(
+                "The box prompt cannot help yet: the model has no trained weights (Model → About the model). "
+                "Draw this one with P, R or B; after a training round on your accepted labels it can.")
+            return
+        if self._prompt is not None:
+            self.session.message.emit("Still waiting for the model's answer to the last box")
+            return
+        self._prompt = (self.bridge.prompt(image.id, box, None), image.id)  # type: ignore[arg-type]
+        self.prompt_busy.show()
         self.session.message.emit("Asking the model what is in the box...")
 
+    def _prompt_ended(self, text: str | None = None) -> None:
+        self._prompt = None
+        self.prompt_busy.hide()
+        if text:
+            self.session.message.emit(text)
+
     def _on_prompted(self, answer) -> None:
+        if self._prompt is None or answer.request_id != self._prompt[0]:
+            return
+        self._prompt_ended()
         image = self.session.image
         if image is None or answer.image_id != image.id:
-            return  # the person has moved on
+            self.session.message.emit("The model answered a box on another image; you have moved on")
+            return
         if answer.shape_json is None:
             self.session.message.emit("The model found nothing in that box")
             return
@@ -179,6 +212,13 @@ class ModelController(QObject):
         command = self.session.push(add_instance(suggestion, "Box prompt"))
         if command is not None:
             self.session.select([command.changes[0][1].id])  # type: ignore[union-attr]
+            self.session.message.emit(f"The model's mask for the box (score {answer.score:.2f}): "
+                                      "Enter accepts it, Del rejects it")
+
+    def _on_failed(self, failure) -> None:
+        self._say(failure.message, 15000)
+        if self._prompt is not None and failure.image_id == self._prompt[1] and "box prompt" in failure.message:
+            self._prompt_ended()
 
     def prelabel(self) -> None:
         if self.bridge is None or not self.bridge.running:
@@ -211,7 +251,8 @@ class ModelController(QObject):
             self.maybe_train()
 
     def maybe_train(self) -> bool:
-        if self.trainer is None or not self.trainer.running or self.trainer.busy or not round_due(self.store):
+        if self.trainer is None or not self.trainer.running or self.trainer.busy or not round_due(self.store) \
+                or round_blocker(self.store) is not None:
             return False
         if self.trainer.train():
             self._say("Enough new labels: a training round has started (it runs in the background)", 10000)
@@ -219,10 +260,15 @@ class ModelController(QObject):
         return False
 
     def train_now(self) -> None:
+        blocker = round_blocker(self.store)
         if self.trainer is None or not self.trainer.running:
             self.session.message.emit("Training needs the model: start labeler with a model")
         elif self.trainer.busy:
             self.session.message.emit("A round is already running (Stop round ends it early)")
+        elif blocker is not None:  # said at once, not after the trainer has started up
+            text = f"No training round: {blocker}"
+            self.session.message.emit(text)
+            self.window.learning.round_refused(text)
         elif self.trainer.train():
             self.session.message.emit("Training round requested")
 

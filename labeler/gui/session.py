@@ -12,7 +12,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
-from ..core.commands import Command, accept, reject, set_image_status
+from ..core.commands import Command, accept, reject, relabel, set_image_status
 from ..core.entities import Category, ImageRecord, ImageStatus, Instance, InstanceStatus
 from ..core.history import History, Histories
 from ..store import ProjectStore
@@ -37,11 +37,13 @@ class Session(QObject):
         self.image: ImageRecord | None = None
         self.instances: dict[int, Instance] = {}  # of the current image, in id order
         self.selection: tuple[int, ...] = ()
+        self.selected_on_purpose = False  # picked by the person, not just drawn (see select)
         self.hidden: set[int] = set()
         self.hide_all = False
         self.score_threshold = 0.5  # suggestions scoring less are neither drawn nor accepted in bulk
         self.categories: dict[int, Category] = {c.id: c for c in store.categories()}  # type: ignore[misc]
         self.current_category_id: int | None = next(iter(self.categories), None)
+        self._pickers: dict[int, tuple[int | None, int | None]] = {}  # id(relabel command) -> picker before, after
 
     # --- images ------------------------------------------------------------------------
 
@@ -81,7 +83,7 @@ class Session(QObject):
         if threshold != self.score_threshold:
             self.score_threshold = threshold
             visible = {i.id for i in self.visible_instances()}
-            self.select(tuple(i for i in self.selection if i in visible))
+            self._keep_selected(i for i in self.selection if i in visible)
             self.visibilityChanged.emit()
 
     def reload(self, image_id: int) -> None:
@@ -99,7 +101,7 @@ class Session(QObject):
         if changed or removed:
             self.instancesChanged.emit(changed, removed)
         if removed & set(self.selection):
-            self.select(tuple(i for i in self.selection if i not in removed))
+            self._keep_selected(i for i in self.selection if i not in removed)
 
     # --- commands ----------------------------------------------------------------------
 
@@ -122,6 +124,18 @@ class Session(QObject):
         history = self.history
         if history is None or history.redo() is None:
             self.message.emit("Nothing to redo on this image")
+
+    def relabel_selected(self, category_id: int, move_picker: bool = True) -> Command | None:
+        """Give the selection another class. `move_picker`: the class for new shapes follows
+        (keys 1-9), and undo or redo of this relabel moves it back or forth with it."""
+        selected = self.selected_instances()
+        before = self.current_category_id
+        if move_picker:
+            self.set_current_category(category_id)
+        command = self.push(relabel(selected, category_id)) if selected else None
+        if command is not None and move_picker:
+            self._pickers[id(command)] = (before, category_id)
+        return command
 
     def mark_image(self, status: ImageStatus) -> None:
         if self.image is not None and self.image.status != status:
@@ -150,7 +164,10 @@ class Session(QObject):
             self.image = self.store.get_image(self.image.id)  # type: ignore[arg-type]
             self.imageStatusChanged.emit(self.image)
         if removed & set(self.selection):
-            self.select(tuple(i for i in self.selection if i not in removed))
+            self._keep_selected(i for i in self.selection if i not in removed)
+        picker = self._pickers.get(id(command))
+        if picker is not None and action != "do":
+            self.set_current_category(picker[0] if action == "undo" else picker[1])
         verb = {"do": "", "undo": "Undid: ", "redo": "Redid: "}[action]
         self.message.emit(f"{verb}{command.label}")
         self.historyChanged.emit()
@@ -190,11 +207,26 @@ class Session(QObject):
 
     # --- selection and visibility --------------------------------------------------------
 
-    def select(self, ids) -> None:
+    def select(self, ids, on_purpose: bool = True) -> None:
+        """`on_purpose`: the person picked these (a click, the list, Tab); False for a shape
+        selected only because it was just drawn. The brush adds to a selection picked on
+        purpose only (or with Shift): a stroke never joins a rectangle drawn just before."""
         ids = tuple(i for i in dict.fromkeys(ids) if i in self.instances)
-        if ids != self.selection:
+        changed = ids != self.selection
+        self.selected_on_purpose = on_purpose and bool(ids)
+        if changed:
             self.selection = ids
             self.selectionChanged.emit(ids)
+
+    def _keep_selected(self, ids) -> None:
+        """The selection less what is gone or hidden, as purposeful as it was."""
+        self.select(ids, on_purpose=self.selected_on_purpose)
+
+    def describe(self, instance: Instance) -> str:
+        """How the person can find an instance: its class and its row in the instance list."""
+        category = self.category(instance.category_id)
+        row = list(self.instances).index(instance.id) + 1 if instance.id in self.instances else 0
+        return f"{category.name if category else 'class ' + str(instance.category_id)} #{row}"
 
     def selected_instances(self) -> list[Instance]:
         return [self.instances[i] for i in self.selection if i in self.instances]

@@ -142,6 +142,19 @@ def accepted_image_count(store: ProjectStore) -> int:
     return store.db.execute("SELECT COUNT(*) FROM images WHERE status = 'accepted'").fetchone()[0]
 
 
+MIN_ACCEPTED = 2  # one image to learn from, one to score on
+
+
+def round_blocker(store: ProjectStore) -> str | None:
+    """Why a round cannot start now (in one sentence), or None. The window asks before it
+    bothers the trainer, so a refusal is said at once."""
+    count = accepted_image_count(store)
+    if count < MIN_ACCEPTED:
+        return (f"a round needs at least {MIN_ACCEPTED} accepted images (one to learn from, one to score on); "
+                f"the project has {count}")
+    return None
+
+
 def newly_accepted(store: ProjectStore) -> int:
     """Accepted images beyond those the latest finished or running round saw."""
     row = store.db.execute("SELECT accepted_images FROM model_versions WHERE status != 'interrupted' "

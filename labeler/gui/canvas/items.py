@@ -131,15 +131,21 @@ class PreviewItem(QGraphicsItem):
         self._cursor = QPainterPath()
         self._color = QColor("#ffffff")
         self._filled = False
-        self._first_vertex: QPointF | None = None
+        self._vertices: list[QPointF] = []
         self._scale = 1.0
         self.setZValue(10)
 
     def show_path(self, path: QPainterPath, color: QColor, filled: bool = False,
-                  first_vertex: QPointF | None = None) -> None:
+                  vertices: list[QPointF] | None = None) -> None:
+        """`vertices`: the polygon being drawn; each gets a marker, the first (where a
+        click closes the polygon) a bigger white one."""
         self.prepareGeometryChange()
-        self._path, self._color, self._filled, self._first_vertex = path, color, filled, first_vertex
+        self._path, self._color, self._filled, self._vertices = path, color, filled, list(vertices or ())
         self.update()
+
+    @property
+    def vertex_markers(self) -> int:
+        return len(self._vertices)
 
     def show_cursor(self, path: QPainterPath) -> None:
         self.prepareGeometryChange()
@@ -163,48 +169,70 @@ class PreviewItem(QGraphicsItem):
         painter.setPen(outline_pen(self._color, False, 2.0))
         painter.setBrush(fill_brush(self._color, 110) if self._filled else Qt.BrushStyle.NoBrush)
         painter.drawPath(self._path)
-        if self._first_vertex is not None:  # where a click closes the polygon
+        if self._vertices:
             r = HANDLE / self._scale
             painter.setBrush(QBrush(QColor("white")))
-            painter.drawEllipse(self._first_vertex, r, r)
+            painter.drawEllipse(self._vertices[0], r, r)  # where a click closes the polygon
+            painter.setBrush(QBrush(self._color))
+            for vertex in self._vertices[1:]:
+                painter.drawRect(QRectF(vertex.x() - r / 2, vertex.y() - r / 2, r, r))
         if not self._cursor.isEmpty():
             painter.setPen(outline_pen(QColor("white"), False, 1.0))
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawPath(self._cursor)
 
 
-class ScoreTags(QGraphicsItem):
-    """The score of each suggestion on screen, as a small tag at its top-left corner, the
-    same size at every zoom. Suggestions are few (tens per image), so plain painting."""
+class LabelTags(QGraphicsItem):
+    """A small tag at the top-left corner of each shape, the same size at every zoom: its
+    class name (View → Class names, L) and, for a suggestion, its score. Only tags inside
+    the exposed area are painted, and when more than MAX_DRAWN would be (thousands of shapes
+    seen from far out) only the suggestions' tags are, so panning stays smooth."""
+
+    MAX_DRAWN = 400
 
     def __init__(self) -> None:
         super().__init__()
-        self._tags: list[tuple[QPointF, str, QColor]] = []
+        self._tags: list[tuple[QPointF, str, QColor, bool]] = []
         self._rect = QRectF()
         self._scale = 1.0
+        self._widest = 60.0
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption)  # exposedRect
 
-    def set_tags(self, tags: list[tuple[float, float, str, QColor]]) -> None:
+    def set_tags(self, tags: list[tuple[float, float, str, QColor, bool]]) -> None:
+        """(x, y, text, colour, is a suggestion's score) per tag."""
         self.prepareGeometryChange()
-        self._tags = [(QPointF(x, y), text, color) for x, y, text, color in tags]
+        self._tags = [(QPointF(x, y), text, color, score) for x, y, text, color, score in tags]
         rect = QRectF()
-        for point, _, _ in self._tags:
+        for point, *_ in self._tags:
             rect = rect.united(QRectF(point, point).adjusted(-1, -1, 1, 1))
         self._rect = rect
+        longest = max((len(t[1]) for t in self._tags), default=0)
+        self._widest = 16.0 + 9.0 * longest  # screen pixels, generous for the font in use
+        self.update()
+
+    @property
+    def texts(self) -> list[str]:
+        return [t[1] for t in self._tags]
 
     def set_view_scale(self, scale: float) -> None:
         self.prepareGeometryChange()
         self._scale = max(scale, 1e-6)
 
     def boundingRect(self) -> QRectF:
-        margin = 60 / self._scale  # tags are drawn in screen pixels beside their anchor
+        margin = max(self._widest, 30.0) / self._scale  # tags are drawn in screen pixels beside their anchor
         return self._rect.adjusted(-margin, -margin, margin, margin)
 
     def paint(self, painter: QPainter, option, widget=None) -> None:
+        margin = max(self._widest, 30.0) / self._scale
+        exposed = option.exposedRect.adjusted(-margin, -margin, margin, margin)
+        shown = [t for t in self._tags if exposed.contains(t[0])]
+        if len(shown) > self.MAX_DRAWN:
+            shown = [t for t in shown if t[3]][:self.MAX_DRAWN]
         painter.save()
         transform = painter.worldTransform()
         painter.resetTransform()
         metrics = painter.fontMetrics()
-        for point, text, color in self._tags:
+        for point, text, color, _ in shown:
             at = transform.map(point)
             box = QRectF(at.x(), at.y() - metrics.height() - 2, metrics.horizontalAdvance(text) + 8,
                          metrics.height() + 2)

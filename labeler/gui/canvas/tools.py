@@ -16,7 +16,7 @@ from PySide6.QtGui import QColor, QPainterPath, QPainterPathStroker, QPolygonF
 
 from ...core import commands
 from ...core.entities import Instance, Polygons, Provenance
-from ...geometry import from_shapely, simplify, subtract, to_rle, to_shapely, union
+from ...geometry import from_shapely, overlaps, simplify, subtract, to_rle, to_shapely, union
 from ...geometry.vertices import delete_vertex, insert_vertex, move_vertex, nearest_edge, nearest_vertex, translate
 from ..session import Session
 from .items import PreviewItem, SelectionItem
@@ -51,6 +51,8 @@ class Host(Protocol):
     def category_color(self, category_id: int | None) -> QColor: ...
 
     def prompt_box(self, box: tuple[float, float, float, float]) -> None: ...
+
+    def hint(self, text: str) -> None: ...  # what the tool will do next, for the status bar
 
 
 class Tool:
@@ -88,7 +90,9 @@ class Tool:
             return None
         return category.id
 
-    def _add(self, shape, label: str) -> None:
+    def _add(self, shape, label: str, on_purpose: bool = False) -> None:
+        """Add a new instance and select it (so 1-9 relabels it). Selected not `on_purpose`:
+        the brush does not paint into a rectangle or polygon just because it was drawn last."""
         category_id = self._category_for_new()
         image = self.session.image
         if category_id is None or image is None:
@@ -96,7 +100,7 @@ class Tool:
         command = self.session.push(commands.add_instance(
             Instance(None, image.id, category_id, shape, provenance=Provenance.manual()), label))  # type: ignore[arg-type]
         if command is not None:
-            self.session.select([command.changes[0][1].id])  # type: ignore[union-attr]
+            self.session.select([command.changes[0][1].id], on_purpose=on_purpose)  # type: ignore[union-attr]
 
     def _clamp(self, pos: QPointF) -> QPointF:
         w, h = self.host.image_size()
@@ -112,6 +116,7 @@ class PolygonTool(Tool):
     def __init__(self, host: Host) -> None:
         super().__init__(host)
         self.points: list[QPointF] = []
+        self._clicked: list[bool] = []  # per vertex: placed by a click (marked), not by dragging
         self._cursor: QPointF | None = None
         self._freehand = False
 
@@ -126,6 +131,7 @@ class PolygonTool(Tool):
             self.finish()
             return
         self.points.append(pos)
+        self._clicked.append(True)
         self._show()
 
     def move(self, ev: CanvasEvent, dragging: bool) -> None:
@@ -135,6 +141,7 @@ class PolygonTool(Tool):
             step = FREEHAND_SPACING / self.host.scale
             if (self._cursor - last).manhattanLength() >= step:
                 self.points.append(self._cursor)
+                self._clicked.append(False)
                 self._freehand = True
         self._show()
 
@@ -145,6 +152,7 @@ class PolygonTool(Tool):
             self.cancel()
         elif key == Qt.Key.Key_Backspace and self.points:
             self.points.pop()
+            self._clicked.pop()
             self._show()
         else:
             return False
@@ -166,6 +174,7 @@ class PolygonTool(Tool):
 
     def cancel(self) -> None:
         self.points = []
+        self._clicked = []
         self._freehand = False
         super().cancel()
 
@@ -178,7 +187,8 @@ class PolygonTool(Tool):
         if self.points:
             path.addPolygon(QPolygonF(self.points + ([self._cursor] if self._cursor else [])))
         color = self.host.category_color(self.session.current_category_id)
-        self.host.preview.show_path(path, color, first_vertex=self.points[0] if self.points else None)
+        marked = [p for p, clicked in zip(self.points, self._clicked) if clicked]  # the first one always is
+        self.host.preview.show_path(path, color, vertices=marked)
 
 
 class RectangleTool(Tool):
@@ -237,14 +247,20 @@ class PromptTool(RectangleTool):
 
 
 class BrushTool(Tool):
-    """Paint a mask: a new instance, or more of the selected one. With ``erase`` the stroke
-    is cut out of the selected instance. A stroke (press to release) is one undo step."""
+    """Paint a mask. A stroke goes into the selected instance only when the person asked for
+    that: the instance was picked on purpose (a click, the list, Tab; or it is the mask this
+    brush has been painting) and the stroke touches it, or Shift is held (a new part of it,
+    touching or not). Anything else starts a new mask instance: a stroke never joins the
+    rectangle drawn just before, nor a shape it does not touch. With ``erase`` the stroke is
+    cut out of the selected instance. The status bar says where the next stroke goes. A
+    stroke (press to release) is one undo step."""
 
     def __init__(self, host: Host, erase: bool = False) -> None:
         super().__init__(host)
         self.erase = erase
         self.name = "eraser" if erase else "brush"
         self.stroke: list[QPointF] = []
+        self._shift = False
 
     def busy(self) -> bool:
         return bool(self.stroke)
@@ -256,11 +272,15 @@ class BrushTool(Tool):
             self.session.message.emit("Select the instance to erase from first")
             return
         self.stroke = [ev.pos]
+        self._shift = bool(ev.modifiers & Qt.KeyboardModifier.ShiftModifier)
         self._show(ev.pos)
 
     def move(self, ev: CanvasEvent, dragging: bool) -> None:
         if self.stroke and dragging:
             self.stroke.append(ev.pos)
+        else:
+            self._shift = bool(ev.modifiers & Qt.KeyboardModifier.ShiftModifier)
+            self._say_target(self._area([ev.pos]))
         self._show(ev.pos)
 
     def release(self, ev: CanvasEvent) -> None:
@@ -269,17 +289,11 @@ class BrushTool(Tool):
         points, self.stroke = self.stroke, []
         self.host.preview.clear()
         image = self.session.image
-        if image is None:
+        stroke = self._area(points)
+        if image is None or stroke is None:
             return
-        geom = (shapely.Point(points[0].x(), points[0].y()) if len(points) == 1
-                else shapely.LineString([(p.x(), p.y()) for p in points]))
         w, h = self.host.image_size()
-        geom = geom.buffer(self.host.brush_radius).intersection(shapely.box(0, 0, w, h))
-        stroke = from_shapely(geom)
-        if stroke is None:
-            return
-        selected = self.session.selected_instances()
-        target = selected[0] if len(selected) == 1 else None
+        target = self.target(stroke)
         if self.erase:
             left = subtract(target.shape, stroke, h, w)  # type: ignore[union-attr]
             if left is None:
@@ -289,7 +303,43 @@ class BrushTool(Tool):
         elif target is not None:
             self.session.push(commands.paint_mask(target, union(target.shape, stroke, h, w)))
         else:
-            self._add(to_rle(stroke, h, w), "Paint")
+            self._add(to_rle(stroke, h, w), "Paint", on_purpose=True)  # the next strokes go on painting it
+        self._say_target(self._area([ev.pos]))
+
+    def _area(self, points: list[QPointF]) -> Polygons | None:
+        """What a stroke through these points covers, inside the image."""
+        geom = (shapely.Point(points[0].x(), points[0].y()) if len(points) == 1
+                else shapely.LineString([(p.x(), p.y()) for p in points]))
+        w, h = self.host.image_size()
+        return from_shapely(geom.buffer(self.host.brush_radius).intersection(shapely.box(0, 0, w, h)))
+
+    def target(self, stroke: Polygons | None) -> Instance | None:
+        """The instance a stroke covering `stroke` goes into (None: a new mask)."""
+        selected = self.session.selected_instances()
+        if len(selected) != 1:
+            return None
+        if self.erase or self._shift:
+            return selected[0]
+        w, h = self.host.image_size()
+        if self.session.selected_on_purpose and stroke is not None and overlaps(selected[0].shape, stroke, h, w):
+            return selected[0]
+        return None
+
+    def _say_target(self, stroke: Polygons | None) -> None:
+        target = self.target(stroke)
+        if self.erase:
+            self.host.hint(f"Eraser: cuts from {self.session.describe(target)}" if target is not None
+                           else "Eraser: select the instance to erase from")
+        elif target is not None:
+            self.host.hint(f"Brush: adds to {self.session.describe(target)}"
+                           + (" (Shift: as a new part)" if self._shift else ""))
+        else:
+            category = self.session.current_category()
+            name = category.name if category else "(no class)"
+            hint = f"Brush: a new {name} mask"
+            if len(self.session.selection) == 1:
+                hint += "; strokes touching the instance you picked add to it, Shift+stroke adds anywhere"
+            self.host.hint(hint)
 
     def _show(self, pos: QPointF) -> None:
         r = self.host.brush_radius
@@ -309,13 +359,14 @@ class BrushTool(Tool):
             self.host.preview.show_path(area, color, filled=True)
 
     def _stroke_category(self) -> int | None:
-        selected = self.session.selected_instances()
-        return selected[0].category_id if len(selected) == 1 else self.session.current_category_id
+        target = self.target(self._area(self.stroke[-1:])) if self.stroke else None
+        return target.category_id if target is not None else self.session.current_category_id
 
     def cancel(self) -> None:
         self.stroke = []
         self.host.preview.clear()
         self.host.preview.show_cursor(QPainterPath())
+        self.host.hint("")
 
 
 class EditTool(Tool):

@@ -16,7 +16,7 @@ from ...core.commands import delete_instances
 from ...core.entities import ImageRecord, InstanceStatus
 from ..session import Session
 from .image_layer import ImageLayer, ImageLoader
-from .items import PreviewItem, ScoreTags, SelectionItem
+from .items import LabelTags, PreviewItem, SelectionItem
 from .shape_layer import ShapeLayer
 from .tools import BrushTool, CanvasEvent, EditTool, PolygonTool, PromptTool, RectangleTool, Tool
 
@@ -29,8 +29,10 @@ class CanvasView(QGraphicsView):
     zoomChanged = Signal(float)  # screen pixels per image pixel
     toolChanged = Signal(str)
     loadingChanged = Signal(bool)  # full-resolution pixels still on their way
-    imageFailed = Signal(str)
+    imageFailed = Signal(str)  # the image on screen cannot be read (message naming the file)
+    imageRead = Signal()  # its full-resolution pixels arrived
     boxPrompted = Signal(object)  # (x0, y0, x1, y1) in image pixels, from the prompt tool
+    hintChanged = Signal(str)  # what the active tool will do next ("Brush: adds to cat #2"), or ""
 
     def __init__(self, session: Session, parent=None) -> None:
         super().__init__(parent)
@@ -49,12 +51,14 @@ class CanvasView(QGraphicsView):
         self.shape_layer = ShapeLayer()
         self.selection_item = SelectionItem()
         self.preview = PreviewItem()
-        self.score_tags = ScoreTags()
+        self.tags = LabelTags()
+        self.show_names = True
+        self._anchors: dict[int, tuple[float, float]] = {}  # instance id -> top-left of its box
         self.notice = QGraphicsSimpleTextItem()
         self.notice.setFlag(QGraphicsSimpleTextItem.GraphicsItemFlag.ItemIgnoresTransformations)
         self.notice.setBrush(QColor("#ffb0b0"))
         for z, item in enumerate((self.image_layer, self.shape_layer, self.selection_item,
-                                  self.score_tags, self.preview, self.notice)):
+                                  self.tags, self.preview, self.notice)):
             item.setZValue(z)
             self.scene().addItem(item)
 
@@ -62,6 +66,7 @@ class CanvasView(QGraphicsView):
         self.loader.loaded.connect(self._on_pixels)
         self.loader.failed.connect(self._on_failed)
         self._request = -1
+        self.unreadable: str | None = None  # why the image on screen cannot be drawn on
 
         self.brush_radius = 8.0
         self.tools: dict[str, Tool] = {t.name: t for t in (
@@ -71,6 +76,7 @@ class CanvasView(QGraphicsView):
         self._space = False
         self._pan_from: QPointF | None = None
         self._zoom_anchor: tuple | None = None  # (viewport pos, image point, transform after the step)
+        self._fitted = False  # the view shows the whole image and follows resizes until zoomed or panned
 
         session.imageChanged.connect(self.show_image)
         session.instancesChanged.connect(self._on_instances)
@@ -103,6 +109,9 @@ class CanvasView(QGraphicsView):
 
     def prompt_box(self, box: tuple[float, float, float, float]) -> None:
         self.boxPrompted.emit(box)
+
+    def hint(self, text: str) -> None:
+        self.hintChanged.emit(text)
 
     # --- tools -------------------------------------------------------------------------
 
@@ -144,6 +153,7 @@ class CanvasView(QGraphicsView):
     def show_image(self, image: ImageRecord | None) -> None:
         self.tool.cancel()
         self.notice.setText("")
+        self.unreadable = None
         if image is None:
             self.image_layer.set_size(0, 0)
             self.image_layer.set_pyramid(None)
@@ -165,12 +175,15 @@ class CanvasView(QGraphicsView):
         self.image_layer.set_pyramid(pyramid)
         if not pyramid.is_preview:
             self.loadingChanged.emit(False)
+            self.imageRead.emit()
 
     def _on_failed(self, request: int, message: str) -> None:
         if request != self._request:
             return
         self.loadingChanged.emit(False)
-        self.notice.setText(message)
+        self.tool.cancel()  # a shape begun before the decode failed is dropped with it
+        self.unreadable = message
+        self.notice.setText(f"{message}\nDrawing is off for this image until the file can be read.")
         self.notice.setPos(0, 0)
         self.imageFailed.emit(message)
 
@@ -178,33 +191,52 @@ class CanvasView(QGraphicsView):
         return {cid: QColor(c.color) for cid, c in self.session.categories.items()}
 
     def _reload_shapes(self) -> None:
+        self._anchors.clear()
         w, h = self.image_size()
         self.shape_layer.set_shapes(w, h, self.session.visible_instances(), self._colors(),
                                     excluded=self.session.selection)
+        self._refresh_tags()
         self._refresh_selection()
 
     def _on_instances(self, changed, removed) -> None:
+        for instance_id in (*removed, *(i.id for i in changed)):
+            self._anchors.pop(instance_id, None)
         visible = {i.id for i in self.session.visible_instances()}
         shown = [i for i in changed if i.id in visible]
         gone = set(removed) | {i.id for i in changed if i.id not in visible}
         self.shape_layer.update_instances(shown, gone)
+        self._refresh_tags()
         self._refresh_selection()
 
     def _on_categories(self) -> None:
         self.shape_layer.set_colors(self._colors())
+        self._refresh_tags()
         self._refresh_selection()
 
+    def set_show_names(self, shown: bool) -> None:
+        self.show_names = shown
+        self._refresh_tags()
+
     def _refresh_tags(self) -> None:
+        """A tag per shape: its class name (when shown) and, on a suggestion, its score."""
         colors = self._colors()
+        names = {cid: c.name for cid, c in self.session.categories.items()}
         tags = []
         for instance in self.session.visible_instances():
-            if instance.status == InstanceStatus.PROPOSED and instance.score is not None:
+            score = instance.status == InstanceStatus.PROPOSED and instance.score is not None
+            if not (score or self.show_names):
+                continue
+            anchor = self._anchors.get(instance.id)  # type: ignore[arg-type]
+            if anchor is None:
                 x, y, _, _ = geometry.bbox(instance.shape)
-                tags.append((x, y, f"{instance.score:.2f}", colors.get(instance.category_id, QColor("#ffffff"))))
-        self.score_tags.set_tags(tags)
+                anchor = self._anchors[instance.id] = (x, y)  # type: ignore[index]
+            parts = [names.get(instance.category_id, "?")] if self.show_names else []
+            if score:
+                parts.append(f"{instance.score:.2f}")
+            tags.append((*anchor, " ".join(parts), colors.get(instance.category_id, QColor("#ffffff")), score))
+        self.tags.set_tags(tags)
 
     def _refresh_selection(self) -> None:
-        self._refresh_tags()
         visible = {i.id for i in self.session.visible_instances()}
         selected = [i for i in self.session.selected_instances()
                     if i.id in visible and i.status != InstanceStatus.REJECTED]
@@ -225,6 +257,12 @@ class CanvasView(QGraphicsView):
         if w and h:
             self.fitInView(QRectF(0, 0, w, h), Qt.AspectRatioMode.KeepAspectRatio)
             self._scale_changed()
+        self._fitted = True
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self._fitted:  # the window got its final size, or a dock opened: still the whole image
+            self.fit()
 
     def zoom_by(self, factor: float, anchor: QPointF | None = None) -> None:
         """Zoom by `factor`, keeping the image point under `anchor` (viewport pixels; None:
@@ -247,6 +285,7 @@ class CanvasView(QGraphicsView):
             point = kept[1]  # the same spot as the last step, and nothing moved since
         else:
             point = self.viewportTransform().inverted()[0].map(at)
+        self._fitted = False
         self.scale_view(target / self.scale)
         self.put(point, at)
         self._zoom_anchor = (at, point, self.viewportTransform())
@@ -267,12 +306,13 @@ class CanvasView(QGraphicsView):
     def _scale_changed(self) -> None:
         self.shape_layer.view_moved()
         self.selection_item.set_view_scale(self.scale)
-        self.score_tags.set_view_scale(self.scale)
+        self.tags.set_view_scale(self.scale)
         self.preview.set_view_scale(self.scale)
         self.zoomChanged.emit(self.scale)
 
     def pan_by(self, dx: float, dy: float) -> None:
         """Move the picture by (dx, dy) screen pixels."""
+        self._fitted = False
         h, v = self.horizontalScrollBar(), self.verticalScrollBar()
         h.setValue(round(h.value() - dx))
         v.setValue(round(v.value() - dy))
@@ -307,6 +347,9 @@ class CanvasView(QGraphicsView):
             self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
             return
         self.setFocus()
+        if self.unreadable is not None and event.button() == Qt.MouseButton.LeftButton:
+            self.session.message.emit(f"Drawing is off: {self.unreadable}")
+            return
         self.tool.press(self._event(event))
 
     def mouseMoveEvent(self, event) -> None:

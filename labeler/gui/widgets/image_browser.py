@@ -38,6 +38,7 @@ DECODE_THREADS = 2  # leaves the GUI a core on small machines
 
 ImageIdRole = Qt.ItemDataRole.UserRole + 1
 StatusRole = Qt.ItemDataRole.UserRole + 2
+ProblemRole = Qt.ItemDataRole.UserRole + 3  # why the image cannot be read, or None
 
 _ORDER = (ImageStatus.UNLABELED, ImageStatus.PROPOSED, ImageStatus.IN_REVIEW, ImageStatus.ACCEPTED)
 FILTERS: list[tuple[str, frozenset[ImageStatus] | None]] = [
@@ -137,6 +138,10 @@ class ThumbnailLoader(QObject):
     def pending(self) -> int:
         return len(self._queue) + len(self._running)
 
+    def forget(self, path: Path) -> None:
+        """Drop the cached thumbnail: the file changed (or broke); the next paint decodes it again."""
+        self._cache.pop(str(path), None)
+
     def _start_jobs(self) -> None:
         while self._queue and len(self._running) < self._pool.maxThreadCount():
             key, (path, size) = self._queue.popitem(last=True)
@@ -185,6 +190,7 @@ class ImageListModel(QAbstractListModel):
         self._statuses: frozenset[ImageStatus] | None = None
         self._needle = ""
         self.counts: Counter[ImageStatus] = Counter()
+        self.problems: dict[int, str] = {}  # image id -> why it could not be read when opened
         loader.loaded.connect(self._on_thumbnail)
 
     def rowCount(self, parent=QModelIndex()) -> int:
@@ -205,9 +211,27 @@ class ImageListModel(QAbstractListModel):
             return image.id
         if role == StatusRole:
             return image.status
+        if role == ProblemRole:
+            return self.problems.get(image.id)  # type: ignore[arg-type]
         if role == Qt.ItemDataRole.ToolTipRole:
-            return f"{self._resolve(image)}\n{image.width} × {image.height} · {STATUS_TEXT[image.status]}"
+            problem = self.problems.get(image.id)  # type: ignore[arg-type]
+            return (f"{self._resolve(image)}\n{image.width} × {image.height} · {STATUS_TEXT[image.status]}"
+                    + (f"\nCannot be read: {problem}" if problem else ""))
         return None
+
+    def set_problem(self, image_id: int, problem: str | None) -> None:
+        """Mark an image unreadable (or readable again) and decode its thumbnail afresh."""
+        pos = self._pos.get(image_id)
+        if pos is None:
+            return
+        if problem is None:
+            self.problems.pop(image_id, None)
+        else:
+            self.problems[image_id] = problem
+        self._loader.forget(self._resolve(self._images[pos]))
+        row = self.row_of(image_id)
+        if row is not None:
+            self.dataChanged.emit(self.index(row), self.index(row))
 
     def set_images(self, images: list[ImageRecord]) -> None:
         self.beginResetModel()
@@ -308,6 +332,7 @@ class _RowDelegate(QStyledItemDelegate):
         target.moveCenter(box.center())
         painter.drawPixmap(target, pixmap)
         status: ImageStatus = index.data(StatusRole)
+        problem = index.data(ProblemRole)
         dpr = painter.device().devicePixelRatioF()
         painter.drawPixmap(box.right() - 11, box.bottom() - 11, status_pixmap(status, 14, dpr))
 
@@ -317,7 +342,10 @@ class _RowDelegate(QStyledItemDelegate):
         lines = [(name, color, True)]
         if folder:
             lines.append((folder + "/", QColor(color.red(), color.green(), color.blue(), 150), False))
-        lines.append((STATUS_TEXT[status], color if selected else QColor(STATUS_COLORS[status]).darker(115), False))
+        if problem:
+            lines.append(("Cannot be read", color if selected else QColor("#d0342c"), True))
+        else:
+            lines.append((STATUS_TEXT[status], color if selected else QColor(STATUS_COLORS[status]).darker(115), False))
         text = rect.adjusted(ICON_SIZE + 3 * PADDING, PADDING + 2, -PADDING, -PADDING)
         line_height = painter.fontMetrics().height()
         for k, (line, pen, bold) in enumerate(lines):
@@ -404,6 +432,10 @@ class ImageBrowser(QWidget):
         with self._silently():
             self._current_id = image_id if self.model.has(image_id) else None
             self._select(self._current_id)
+
+    def set_problem(self, image_id: int, problem: str | None) -> None:
+        """The image could not be read (problem: why), or could again (None)."""
+        self.model.set_problem(image_id, problem)
 
     def current_id(self) -> int | None:
         """The image last set or picked, even while the filter hides it."""

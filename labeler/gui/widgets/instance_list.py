@@ -134,10 +134,30 @@ class InstanceList(QTableView):
         self.selectionModel().selectionChanged.connect(self._to_session)
         session.selectionChanged.connect(self._from_session)
         self.model_.modelReset.connect(self._after_reset)
+        self.model_.rowsInserted.connect(self._after_insert)
+        session.categoriesChanged.connect(self._fit_columns)
+        self._fit_columns()
 
     def _after_reset(self) -> None:
-        self.resizeColumnsToContents()  # samples the first rows only (precision above)
+        self._fit_columns()
         self._from_session(self.session.selection)
+
+    def _after_insert(self, _parent, first: int, last: int) -> None:
+        if first == 0 and last + 1 == self.model_.rowCount():  # the first rows of an image that had none
+            self._fit_columns()
+
+    def _fit_columns(self) -> None:
+        """Columns wide enough for what they will hold, even on an image that starts empty:
+        the longest class name, "model v99 edited", "proposed"; more if the rows need it."""
+        self.resizeColumnsToContents()  # samples the first rows only (precision above)
+        metrics, header = self.fontMetrics(), self.horizontalHeader()
+        names = [c.name for c in self.session.categories.values()] or ["class"]
+        samples = (max(names, key=metrics.horizontalAdvance), "9999 pts", "model v99 edited", "0.00", "proposed")
+        extra = (24 + self.iconSize().width(), 0, 0, 0, 0)  # the check box and colour swatch of column 0
+        for col, (text, more) in enumerate(zip(samples, extra)):
+            wanted = min(metrics.horizontalAdvance(text) + 16 + more, 260)
+            if header.sectionSize(col) < wanted:
+                header.resizeSection(col, wanted)
 
     def _to_session(self, *_args) -> None:
         if self._syncing:

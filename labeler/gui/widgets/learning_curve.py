@@ -415,6 +415,7 @@ class LearningPanel(QWidget):
         self._round: RoundStarted | None = None
         self._trained = False  # the running round has reported a training step
         self._busy = False
+        self._empty = "No training rounds yet."  # what the empty curve says while no round runs
         self.set_available(False, "Training needs the model: start labeler with a model.")
 
     # --- from the store ------------------------------------------------------------------
@@ -430,6 +431,7 @@ class LearningPanel(QWidget):
         else:
             empty = "No training rounds yet: press Train now to start one (automatic rounds are off)."
             self._idle_text = "Automatic rounds are off: press Train now (Model menu to change)."
+        self._empty = empty
         self.curve.set_points(curve_points(versions(store), current_model_version(store)),
                               FIRST_ROUND_RUNNING if self._busy else empty)
         self._store = store
@@ -480,6 +482,7 @@ class LearningPanel(QWidget):
         elif not busy:
             self._round = None
             self.progress_bar.hide()
+            self.curve.set_empty_text(self._empty)  # no round runs: the curve must not say one does
             self._show_idle()
 
     def round_started(self, started: RoundStarted) -> None:
@@ -502,6 +505,11 @@ class LearningPanel(QWidget):
             whose = "the new model" if self._trained else "the current model"
             text = f"Round v{progress.version}: scoring {whose} on held-out images {progress.step}/{progress.total}"
         self.status_label.setText(text)
+
+    def round_refused(self, text: str) -> None:
+        """Train now was refused before any round started (too few accepted images...)."""
+        self._outcome = text
+        self._show_idle()
 
     def round_done(self, done: RoundDone, text: str) -> None:
         self._round = None
