@@ -336,10 +336,9 @@ class BrushTool(Tool):
         else:
             category = self.session.current_category()
             name = category.name if category else "(no class)"
-            hint = f"Brush: a new {name} mask"
-            if len(self.session.selection) == 1:
-                hint += "; strokes touching the instance you picked add to it, Shift+stroke adds anywhere"
-            self.host.hint(hint)
+            selected = self.session.selected_instances()
+            self.host.hint(f"Brush: a new {name} mask" + (
+                f" (Shift: adds to {self.session.describe(selected[0])})" if len(selected) == 1 else ""))
 
     def _show(self, pos: QPointF) -> None:
         r = self.host.brush_radius

@@ -152,10 +152,10 @@ class InstanceList(QTableView):
         self.resizeColumnsToContents()  # samples the first rows only (precision above)
         metrics, header = self.fontMetrics(), self.horizontalHeader()
         names = [c.name for c in self.session.categories.values()] or ["class"]
-        samples = (max(names, key=metrics.horizontalAdvance), "9999 pts", "model v99 edited", "0.00", "proposed")
-        extra = (24 + self.iconSize().width(), 0, 0, 0, 0)  # the check box and colour swatch of column 0
+        samples = (max(names, key=metrics.horizontalAdvance), "999 pts", "model v9 edited", "0.00", "accepted")
+        extra = (40, 0, 0, 0, 0)  # the check box and colour swatch of column 0
         for col, (text, more) in enumerate(zip(samples, extra)):
-            wanted = min(metrics.horizontalAdvance(text) + 16 + more, 260)
+            wanted = min(metrics.horizontalAdvance(text) + 12 + more, 220)
             if header.sectionSize(col) < wanted:
                 header.resizeSection(col, wanted)
 
