@@ -50,10 +50,16 @@ class ExportResult:
 
 
 def export_coco(store: ProjectStore, out: str | os.PathLike, *, all_images: bool = False,
-                val_fraction: float = 0.0, force_rle: bool = False) -> ExportResult:
+                val_fraction: float = 0.0, force_rle: bool = False,
+                progress: Callable[[int, int], None] | None = None) -> ExportResult:
     """Export accepted instances. By default only images marked accepted; with all_images,
     every image. With val_fraction > 0, writes OUT_train.json and OUT_val.json: an image's
-    split depends only on its path, so it stays in the same split across exports."""
+    split depends only on its path, so it stays in the same split across exports.
+
+    `progress(done, total)` is called as the instances are read and converted (total: their
+    count; about a hundred calls, the last one (total, total) even when there are none),
+    always before anything is written: an exception raised from it stops the export with
+    no file written."""
     if not 0.0 <= val_fraction < 1.0:
         raise ValueError(f"val fraction must be in [0, 1), got {val_fraction}")
     out = Path(out)
@@ -66,7 +72,11 @@ def export_coco(store: ProjectStore, out: str | os.PathLike, *, all_images: bool
     # Annotations are written as JSON text straight from the stored shapes: parsing and
     # re-encoding 100,000 polygons would cost more than everything else together.
     annotations_by_image: dict[int, list[tuple]] = {im.id: [] for im in images}
-    for row in store.instance_rows(image_ids=list(by_id)):
+    rows = list(store.instance_rows(image_ids=list(by_id)))
+    step = max(1, len(rows) // 100)
+    for n, row in enumerate(rows):
+        if progress is not None and n % step == 0:
+            progress(n, len(rows))
         if row.kind == "polygon" and not row.has_holes and not force_rle:
             segmentation = _coco_polygons_text(row.data)
         elif row.kind == "mask":
@@ -77,6 +87,8 @@ def export_coco(store: ProjectStore, out: str | os.PathLike, *, all_images: bool
             segmentation = json.dumps(geometry.to_rle(shape, image.height, image.width).to_json())
         annotations_by_image[row.image_id].append(
             (row.image_id, cat_ids[row.category_id], segmentation, row.area, row.bbox))
+    if progress is not None:
+        progress(len(rows), len(rows))
 
     if val_fraction > 0:
         splits: dict[str, list] = {"train": [], "val": []}
