@@ -7,17 +7,22 @@ import argparse
 import importlib.util
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
 from . import __version__
 from .core.entities import ImageStatus
 from .formats import (
-    FormatError, ImageReadError, ImportReport, export_coco, find_images, import_coco,
+    ExportResult, FormatError, ImageReadError, ImportReport, export_coco, find_images, import_coco,
     import_labelme, scan_images,
 )
 from .formats.common import add_image_files
 from .store import DB_NAME, ProjectError, ProjectStore
+
+ProgressFn = Callable[[int, int], None]
+IMPORTERS = {"coco": import_coco, "labelme": import_labelme}
+SCAN_CHUNK = 256  # images read per batch when a project is created (a Cancel waits for one batch at most)
 
 
 class Progress:
@@ -39,54 +44,103 @@ class Progress:
         self._last = percent
 
 
-def cmd_init(args: argparse.Namespace) -> int:
-    images_dir = Path(args.images)
-    if (Path(args.project) / DB_NAME).exists():
-        raise ProjectError(f"{Path(args.project) / DB_NAME}: a project already exists here")
+# --- what the command line and the window share: init, import, export ------------------
+
+@dataclass
+class Created:
+    project: Path
+    images: int
+    skipped: list[str]  # one line per unreadable file
+
+
+def create_project(project: str | os.PathLike, images_dir: str | os.PathLike, labels: Sequence[str] = (),
+                   progress: ProgressFn | None = None) -> Created:
+    """A new project for the images under images_dir (recursively). Unreadable files are
+    skipped and listed. Nothing is created until every image has been read, so an
+    exception from `progress` (a Cancel) leaves no project behind."""
+    project, images_dir = Path(project), Path(images_dir)
+    if (project / DB_NAME).exists():
+        raise ProjectError(f"{project / DB_NAME}: a project already exists here")
     if not images_dir.is_dir():
         raise ProjectError(f"{images_dir}: image folder does not exist")
     files = find_images(images_dir)
     if not files:
         raise ProjectError(f"{images_dir}: no images found (looked for .jpg, .jpeg, .png, .tif, "
                            f".tiff, .bmp, .webp, in subfolders too)")
-    infos, errors = scan_images(files, progress=Progress("reading images"))
-    for line in errors:
-        print(f"skipped: {line}", file=sys.stderr)
-    labels = [s.strip() for s in (args.labels or "").split(",") if s.strip()]
-    with ProjectStore.create(args.project, images_dir, labels) as store:
+    infos, errors = [], []
+    for start in range(0, len(files), SCAN_CHUNK):
+        def read(done: int, _total: int, start: int = start) -> None:
+            if progress is not None:
+                progress(start + done, len(files))
+
+        found, failed = scan_images(files[start:start + SCAN_CHUNK], progress=read)
+        infos += found
+        errors += failed
+    with ProjectStore.create(project, images_dir, labels) as store:
         add_image_files(store, infos)
-    print(f"created {Path(args.project).resolve()}: {len(infos)} images"
-          + (f", {len(errors)} unreadable files skipped" if errors else "")
+    return Created(project.resolve(), len(infos), errors)
+
+
+def parse_labels(text: str | None) -> list[str]:
+    """'cat, dog,,bird' -> ['cat', 'dog', 'bird']."""
+    return [s.strip() for s in (text or "").split(",") if s.strip()]
+
+
+def import_labels(store: ProjectStore, fmt: str, paths: Sequence[str | os.PathLike],
+                  progress: ProgressFn | None = None) -> ImportReport:
+    """One import, in one transaction: on any error nothing of it is stored."""
+    return IMPORTERS[fmt](store, paths, progress=progress)
+
+
+def import_summary(report: ImportReport) -> str:
+    return (f"imported {report.instances_added} instances on {report.images_labeled} images "
+            f"({report.images_added} images new to the project"
+            + (f"; new classes: {', '.join(report.categories_added)}" if report.categories_added else "")
+            + ")")
+
+
+def export_dataset(store: ProjectStore, out: str | os.PathLike, *, all_images: bool = False,
+                   val_fraction: float = 0.0, rle: bool = False,
+                   progress: ProgressFn | None = None) -> ExportResult:
+    if not 0.0 <= val_fraction < 1.0:
+        raise ProjectError(f"--val-fraction must be at least 0 and below 1, got {val_fraction}")
+    return export_coco(store, out, all_images=all_images, val_fraction=val_fraction, force_rle=rle,
+                       progress=progress)
+
+
+def export_summary(result: ExportResult, all_images: bool) -> str:
+    scope = "all images" if all_images else "accepted images"
+    return (f"exported {result.annotations} instances on {result.images} {scope} to "
+            + ", ".join(str(f) for f in result.files))
+
+
+# --- the commands ------------------------------------------------------------------------
+
+def cmd_init(args: argparse.Namespace) -> int:
+    labels = parse_labels(args.labels)
+    created = create_project(args.project, args.images, labels, progress=Progress("reading images"))
+    for line in created.skipped:
+        print(f"skipped: {line}", file=sys.stderr)
+    print(f"created {created.project}: {created.images} images"
+          + (f", {len(created.skipped)} unreadable files skipped" if created.skipped else "")
           + (f", classes: {', '.join(labels)}" if labels else ""))
     return 0
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    importer = {"coco": import_coco, "labelme": import_labelme}[args.format]
     with ProjectStore.open(args.project) as store:
-        report = importer(store, args.paths, progress=Progress(f"reading {args.format} files"))
-    _print_report(report)
+        report = import_labels(store, args.format, args.paths, progress=Progress(f"reading {args.format} files"))
+    for line in report.warning_lines():
+        print(f"warning: {line}", file=sys.stderr)
+    print(import_summary(report))
     return 0
 
 
-def _print_report(report: ImportReport) -> None:
-    for line in report.warning_lines():
-        print(f"warning: {line}", file=sys.stderr)
-    print(f"imported {report.instances_added} instances on {report.images_labeled} images "
-          f"({report.images_added} images new to the project"
-          + (f"; new classes: {', '.join(report.categories_added)}" if report.categories_added else "")
-          + ")")
-
-
 def cmd_export(args: argparse.Namespace) -> int:
-    if not 0.0 <= args.val_fraction < 1.0:
-        raise ProjectError(f"--val-fraction must be at least 0 and below 1, got {args.val_fraction}")
     with ProjectStore.open(args.project) as store:
-        result = export_coco(store, args.out, all_images=args.all, val_fraction=args.val_fraction,
-                             force_rle=args.rle)
-    scope = "all images" if args.all else "accepted images"
-    print(f"exported {result.annotations} instances on {result.images} {scope} to "
-          + ", ".join(str(f) for f in result.files))
+        result = export_dataset(store, args.out, all_images=args.all, val_fraction=args.val_fraction,
+                                rle=args.rle)
+    print(export_summary(result, args.all))
     if result.images == 0 and not args.all:
         print("note: no image is marked accepted yet; use --all to export every image",
               file=sys.stderr)
@@ -124,21 +178,25 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_gui(args: argparse.Namespace) -> int:
+    if args.project is None:  # the start window: new project, open, recent
+        return _open_gui(None, args)
     ProjectStore.open(args.project).close()  # a clear error before any window appears
     return _open_gui(Path(args.project), args)
 
 
-def _open_gui(project: Path, args: argparse.Namespace) -> int:
+def _open_gui(project: Path | None, args: argparse.Namespace) -> int:
     if importlib.util.find_spec("labeler.gui") is None:
-        print("the labeling window is not part of this build yet; the project is ready for "
-              f"the command-line tools: labeler stats {project}", file=sys.stderr)
+        print("the labeling window is not part of this build yet" + (
+              f"; the project is ready for the command-line tools: labeler stats {project}"
+              if project else ""), file=sys.stderr)
         return 0
     from .gui.app import run  # Qt is imported only when a window is wanted
     from .workers.protocol import WorkerConfig
 
+    # Without a project yet, the model settings are a template: each project opened gets them.
     model = None if args.no_model else WorkerConfig(
-        str(project), model_name=args.model, weights=str(args.weights) if args.weights else None,
-        device=args.device)
+        str(project or ""), model_name=args.model, weights=str(args.weights) if args.weights else None,
+        device=args.device, allow_download=not args.offline)
     try:
         return run(project, model, train_budget=args.train_budget)
     except ValueError as exc:  # a bad --train-budget
@@ -152,9 +210,13 @@ def _model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
 
 
-def _train_budget_option(p: argparse.ArgumentParser) -> None:
+def _window_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--no-model", action="store_true", help="no model worker (no suggestions)")
+    _model_options(p)
     p.add_argument("--train-budget", default=None, metavar="STEPS|90s|5m",
                    help="each background training round: optimizer steps (default 200) or a time limit")
+    p.add_argument("--offline", action="store_true", help="never try to download COCO weights (the "
+                   "window's setting model/offline does the same for every run)")
 
 
 def _save_class_map(store: ProjectStore, text: str) -> None:
@@ -349,16 +411,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dir", type=Path, help="where to create the demo project")
     p.add_argument("--reset", action="store_true", help="recreate it from scratch")
     p.add_argument("--no-gui", action="store_true", help="only create it and print its path")
-    p.add_argument("--no-model", action="store_true", help="no model worker (no suggestions)")
-    _model_options(p)
-    _train_budget_option(p)
+    _window_options(p)
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("gui", help="open a project in the labeling window")
-    p.add_argument("project", metavar="PROJECT_DIR")
-    p.add_argument("--no-model", action="store_true", help="no model worker (no suggestions)")
-    _model_options(p)
-    _train_budget_option(p)
+    p = sub.add_parser("gui", help="open a project in the labeling window",
+                       description="Open PROJECT_DIR in the labeling window; without it, a start "
+                                   "window to make a new project or open one.")
+    p.add_argument("project", metavar="PROJECT_DIR", nargs="?")
+    _window_options(p)
     p.set_defaults(func=cmd_gui)
 
     p = sub.add_parser("init", help="create a project from a folder of images",

@@ -22,6 +22,11 @@ class ActionSpec:
 MENUS = ("File", "Edit", "Image", "Tools", "Model", "View", "Help")
 
 ACTIONS: tuple[ActionSpec, ...] = (
+    ActionSpec("new_project", "New project from a folder of images...", ("Ctrl+N",), "File"),
+    ActionSpec("open_project", "Open project...", ("Ctrl+O",), "File"),
+    ActionSpec("import_labels", "Import labels (COCO, labelme)...", ("Ctrl+I",), "File"),
+    ActionSpec("export_dataset", "Export dataset (COCO)...", ("Ctrl+E",), "File"),
+    ActionSpec("close_project", "Close project", ("Ctrl+W",), "File"),
     ActionSpec("prev_image", "Previous image", ("A",), "Image"),
     ActionSpec("next_image", "Next image", ("D",), "Image"),
     ActionSpec("accept_image", "Mark image accepted, go to the next unreviewed",

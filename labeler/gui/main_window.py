@@ -23,6 +23,7 @@ from .bridge import ModelBridge
 from .canvas.view import CanvasView
 from .effort import EffortCounter
 from .model_controller import ModelController
+from .project_files import ProjectFiles
 from .session import Session
 from .settings import settings
 from .widgets.category_panel import CategoryPanel
@@ -71,6 +72,7 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._build_status_bar()
         self.models = ModelController(self, suggest_untrained)
+        self.files = ProjectFiles(self)
         self._wire()
         self._restore()
         self.browser.set_images(list(self.images.values()))
@@ -454,6 +456,21 @@ class MainWindow(QMainWindow):
 
     def do_shortcuts(self) -> None:
         ShortcutSheet(self).exec()
+
+    def do_new_project(self) -> None:
+        self.files.new_project()
+
+    def do_open_project(self) -> None:
+        self.files.open_project()
+
+    def do_import_labels(self) -> None:
+        self.files.import_labels()
+
+    def do_export_dataset(self) -> None:
+        self.files.export_dataset()
+
+    def do_close_project(self) -> None:
+        self.files.close_project()
 
     def do_quit(self) -> None:
         self.close()
