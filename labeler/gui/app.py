@@ -21,7 +21,7 @@ from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QWidget
 
 from .. import __version__
-from ..cli import create_project, parse_labels
+from ..projects import create_project, parse_labels
 from ..store import DB_NAME, ProjectError, ProjectStore
 from ..workers.protocol import TrainerConfig, WorkerConfig
 from ..workers.trainer import with_budget

@@ -97,7 +97,7 @@ class MainWindow(QMainWindow):
         return dock
 
     def _build_actions(self) -> None:
-        self.menus = menus = {name: self.menuBar().addMenu(name) for name in MENUS}
+        self.menus = menus = {name: self.menuBar().addMenu("&" + name) for name in MENUS}  # Alt+F opens File
         toolbar = self.addToolBar("Tools")
         toolbar.setObjectName("toolbar_tools")
         tools = QActionGroup(self)

@@ -17,7 +17,7 @@ from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QMessageBox
 
-from ..cli import export_dataset, export_summary, import_labels, import_summary
+from ..projects import export_dataset, export_summary, import_labels, import_summary
 from ..core.entities import ImageStatus
 from ..store import ProjectStore
 from . import preferences

@@ -50,7 +50,7 @@ def test_init_import_export_stats(tmp_path, capsys):
                              "segmentation": [[0, 0, 10, 0, 10, 10, 0, 10]]}],
             "categories": [{"id": 5, "name": "dog"}]}
     code, out, err = run(capsys, "import", tmp_path / "p", "--format", "coco", write_json(tmp_path / "c.json", coco))
-    assert code == 0 and "imported 1 instances on 1 images" in out
+    assert code == 0 and "imported 1 instance on 1 image" in out
 
     code, out, err = run(capsys, "stats", tmp_path / "p")
     assert code == 0
@@ -58,7 +58,7 @@ def test_init_import_export_stats(tmp_path, capsys):
     assert "dog" in out and "manual" in out
 
     code, out, err = run(capsys, "export", tmp_path / "p", "--format", "coco", tmp_path / "out.json")
-    assert code == 0 and "exported 1 instances on 1 accepted images" in out
+    assert code == 0 and "exported 1 instance on 1 image (the images marked accepted)" in out
     data = json.loads((tmp_path / "out.json").read_text())
     assert data["categories"] == [{"id": 1, "name": "cat", "supercategory": ""},
                                   {"id": 2, "name": "dog", "supercategory": ""}]

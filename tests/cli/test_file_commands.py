@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from labeler import cli
+from labeler import cli, projects
 from labeler.formats import import_coco
 from labeler.store import DB_NAME, ProjectStore
 
@@ -52,9 +52,9 @@ def test_create_project_reports_in_order_and_a_cancel_creates_nothing(tmp_path, 
     for n in range(5):
         write_image(tmp_path / "imgs" / f"{n}.png", 16, 16, seed=n)
     (tmp_path / "imgs" / "bad.png").write_bytes(b"not a png")
-    monkeypatch.setattr(cli, "SCAN_CHUNK", 2)  # several batches
+    monkeypatch.setattr(projects, "SCAN_CHUNK", 2)  # several batches
     seen = []
-    created = cli.create_project(tmp_path / "p", tmp_path / "imgs", ["a"], progress=lambda d, t: seen.append((d, t)))
+    created = projects.create_project(tmp_path / "p", tmp_path / "imgs", ["a"], progress=lambda d, t: seen.append((d, t)))
     assert seen == [(n, 6) for n in range(1, 7)]
     assert created.images == 5 and len(created.skipped) == 1 and "bad.png" in created.skipped[0]
 
@@ -66,7 +66,7 @@ def test_create_project_reports_in_order_and_a_cancel_creates_nothing(tmp_path, 
             raise Stop
 
     with pytest.raises(Stop):
-        cli.create_project(tmp_path / "q", tmp_path / "imgs", progress=cancel)
+        projects.create_project(tmp_path / "q", tmp_path / "imgs", progress=cancel)
     assert not (tmp_path / "q" / DB_NAME).exists()
 
 
@@ -77,7 +77,7 @@ def test_export_progress_ends_before_writing_and_a_cancel_writes_nothing(store, 
             "categories": [{"id": 1, "name": "cat"}]}
     import_coco(store, [write_json(tmp_path / "c.json", coco)])
     seen = []
-    result = cli.export_dataset(store, tmp_path / "out.json", progress=lambda d, t: seen.append((d, t)))
+    result = projects.export_dataset(store, tmp_path / "out.json", progress=lambda d, t: seen.append((d, t)))
     assert seen == [(0, 3), (1, 3), (2, 3), (3, 3)] and result.annotations == 3
     assert len(json.loads((tmp_path / "out.json").read_text())["annotations"]) == 3
 
@@ -86,7 +86,7 @@ def test_export_progress_ends_before_writing_and_a_cancel_writes_nothing(store, 
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        cli.export_dataset(store, tmp_path / "never.json", val_fraction=0.5, progress=cancel)
+        projects.export_dataset(store, tmp_path / "never.json", val_fraction=0.5, progress=cancel)
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("never")) == []
 
 
@@ -101,7 +101,7 @@ def test_the_summaries_are_the_lines_the_commands_print(tmp_path, capsys, image_
     assert cli.main(["import", str(tmp_path / "p"), "--format", "coco", str(coco_path)]) == 0
     with ProjectStore.open(tmp_path / "p") as store:
         report_line = capsys.readouterr().out.strip()
-        assert report_line == "imported 1 instances on 1 images (0 images new to the project; new classes: cat)"
+        assert report_line == "imported 1 instance on 1 image (0 images new to the project; new classes: cat)"
         assert cli.main(["export", str(tmp_path / "p"), str(tmp_path / "o.json")]) == 0
-        assert capsys.readouterr().out.strip() == cli.export_summary(
-            cli.export_dataset(store, tmp_path / "o.json"), all_images=False)
+        assert capsys.readouterr().out.strip() == projects.export_summary(
+            projects.export_dataset(store, tmp_path / "o.json"), all_images=False)

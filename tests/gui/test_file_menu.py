@@ -134,7 +134,7 @@ def press(qtbot, host: LabelerApp, key, modifiers=CTRL) -> None:
 
 
 def file_menu(window) -> QMenu:
-    return next(a.menu() for a in window.menuBar().actions() if a.text() == "File")
+    return next(a.menu() for a in window.menuBar().actions() if a.text().replace("&", "") == "File")
 
 
 @pytest.fixture
@@ -284,7 +284,7 @@ def test_import_coco_shows_the_report_and_the_window_catches_up(app, project, tm
     dialogs = Dialogs().expect(ImportDialog, fill).expect(QMessageBox)
     press(qtbot, host, K.Key_I)
     (report,) = dialogs.done()
-    assert report.startswith("Imported 1 instances on 1 images") and "new classes: bird" in report
+    assert report.startswith("Imported 1 instance on 1 image") and "new classes: bird" in report
     assert "degenerate polygon (fewer than 3 points) dropped" in report
     assert "image not found; its annotations were skipped" in report
     # The window shows what was stored: the class, the instance on screen, the image's status.
@@ -313,7 +313,7 @@ def test_import_labelme_through_the_format_choice(app, project, tmp_path, qtbot)
     dialogs = Dialogs().expect(ImportDialog, fill).expect(QMessageBox)
     press(qtbot, host, K.Key_I)
     (report,) = dialogs.done()
-    assert report.startswith("Imported 1 instances on 1 images")
+    assert report.startswith("Imported 1 instance on 1 image")
     img1 = next(i for i in window.images.values() if i.path == "img1.png")
     assert img1.status == ImageStatus.ACCEPTED
 
@@ -354,7 +354,7 @@ def test_export_with_the_command_line_options(app, project, tmp_path, qtbot):
     press(qtbot, host, K.Key_E)
     (report,) = dialogs.done()
     train, val = out.with_name("data_train.json"), out.with_name("data_val.json")
-    assert report.startswith(f"Exported 1 instances on 3 all images to {train}, {val}")
+    assert report.startswith(f"Exported 1 instance on 3 images (every image) to {train}, {val}")
     both = [json.loads(p.read_text()) for p in (train, val)]
     assert sum(len(d["images"]) for d in both) == 3
     (ann,) = [a for d in both for a in d["annotations"]]
@@ -371,7 +371,7 @@ def test_export_with_the_command_line_options(app, project, tmp_path, qtbot):
     dialogs = Dialogs().expect(ExportDialog, accepted_only).expect(QMessageBox)
     press(qtbot, host, K.Key_E)
     (report,) = dialogs.done()
-    assert report.startswith(f"Exported 1 instances on 1 accepted images to {out}")
+    assert report.startswith(f"Exported 1 instance on 1 image (the images marked accepted) to {out}")
     (ann,) = json.loads(out.read_text())["annotations"]
     assert ann["segmentation"] == [SQUARE]  # a polygon
 
@@ -386,7 +386,7 @@ def test_export_with_nothing_accepted_says_what_to_do(app, project, tmp_path, qt
     dialogs = Dialogs().expect(ExportDialog, fill).expect(QMessageBox)
     press(qtbot, host, K.Key_E)
     (report,) = dialogs.done()
-    assert "0 instances on 0 accepted images" in report and "Every image" in report
+    assert "0 instances on 0 images (the images marked accepted)" in report and "Every image" in report
     assert json.loads((tmp_path / "none.json").read_text())["images"] == []
 
 

@@ -1,0 +1,90 @@
+"""What the command line and the window both do with projects: create one from a folder of
+images, import labels, export a dataset, and the one-line summaries they print or show.
+No Qt and no torch here: cli.py and gui/project_files.py call these."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+from .formats import ExportResult, ImportReport, export_coco, find_images, import_coco, import_labelme, scan_images
+from .formats.common import add_image_files
+from .store import DB_NAME, ProjectError, ProjectStore
+
+ProgressFn = Callable[[int, int], None]
+IMPORTERS = {"coco": import_coco, "labelme": import_labelme}
+SCAN_CHUNK = 256  # images read per batch when a project is created (a Cancel waits for one batch at most)
+
+
+@dataclass
+class Created:
+    project: Path
+    images: int
+    skipped: list[str]  # one line per unreadable file
+
+
+def create_project(project: str | os.PathLike, images_dir: str | os.PathLike, labels: Sequence[str] = (),
+                   progress: ProgressFn | None = None) -> Created:
+    """A new project for the images under images_dir (recursively). Unreadable files are
+    skipped and listed. Nothing is created until every image has been read, so an
+    exception from `progress` (a Cancel) leaves no project behind."""
+    project, images_dir = Path(project), Path(images_dir)
+    if (project / DB_NAME).exists():
+        raise ProjectError(f"{project / DB_NAME}: a project already exists here")
+    if not images_dir.is_dir():
+        raise ProjectError(f"{images_dir}: image folder does not exist")
+    files = find_images(images_dir)
+    if not files:
+        raise ProjectError(f"{images_dir}: no images found (looked for .jpg, .jpeg, .png, .tif, "
+                           f".tiff, .bmp, .webp, in subfolders too)")
+    infos, errors = [], []
+    for start in range(0, len(files), SCAN_CHUNK):
+        def read(done: int, _total: int, start: int = start) -> None:
+            if progress is not None:
+                progress(start + done, len(files))
+
+        found, failed = scan_images(files[start:start + SCAN_CHUNK], progress=read)
+        infos += found
+        errors += failed
+    with ProjectStore.create(project, images_dir, labels) as store:
+        add_image_files(store, infos)
+    return Created(project.resolve(), len(infos), errors)
+
+
+def parse_labels(text: str | None) -> list[str]:
+    """'cat, dog,,bird' -> ['cat', 'dog', 'bird']."""
+    return [s.strip() for s in (text or "").split(",") if s.strip()]
+
+
+def import_labels(store: ProjectStore, fmt: str, paths: Sequence[str | os.PathLike],
+                  progress: ProgressFn | None = None) -> ImportReport:
+    """One import, in one transaction: on any error nothing of it is stored."""
+    return IMPORTERS[fmt](store, paths, progress=progress)
+
+
+def import_summary(report: ImportReport) -> str:
+    return (f"imported {_count(report.instances_added, 'instance')} on {_count(report.images_labeled, 'image')} "
+            f"({_count(report.images_added, 'image')} new to the project"
+            + (f"; new classes: {', '.join(report.categories_added)}" if report.categories_added else "")
+            + ")")
+
+
+def export_dataset(store: ProjectStore, out: str | os.PathLike, *, all_images: bool = False,
+                   val_fraction: float = 0.0, rle: bool = False,
+                   progress: ProgressFn | None = None) -> ExportResult:
+    if not 0.0 <= val_fraction < 1.0:
+        raise ProjectError(f"--val-fraction must be at least 0 and below 1, got {val_fraction}")
+    return export_coco(store, out, all_images=all_images, val_fraction=val_fraction, force_rle=rle,
+                       progress=progress)
+
+
+def export_summary(result: ExportResult, all_images: bool) -> str:
+    scope = "every image" if all_images else "the images marked accepted"
+    return (f"exported {_count(result.annotations, 'instance')} on {_count(result.images, 'image')} "
+            f"({scope}) to " + ", ".join(str(f) for f in result.files))
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
