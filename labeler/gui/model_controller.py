@@ -12,10 +12,11 @@ status-bar line.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject
-from PySide6.QtWidgets import QInputDialog, QLabel, QMessageBox, QProgressBar
+from PySide6.QtWidgets import QInputDialog, QLabel, QProgressBar
 
 from ..core.commands import add_instance
 from ..core.entities import ImageRecord, ImageStatus, Instance, InstanceStatus, Polygons, Provenance
@@ -23,7 +24,9 @@ from ..store.proposals import current_model_version, review_order
 from ..store.training import retrain_every, round_blocker, round_due, set_retrain_every
 from ..workers.protocol import Reload, RoundDone, RoundStarted, TrainerConfig, TrainProgress, WorkerConfig
 from .bridge import ModelBridge
+from .preferences import offline
 from .trainer_bridge import TrainerBridge
+from .widgets.model_dialog import ModelDialog
 
 if TYPE_CHECKING:
     from .main_window import MainWindow
@@ -230,16 +233,18 @@ class ModelController(QObject):
         if self.bridge is not None:
             self.bridge.cancel()
 
-    def restart_model(self) -> None:
+    def restart_model(self, why: str = "Class mapping saved; the model is restarting with it") -> None:
         if self.bridge is not None:
-            self.start_model(self.model_config)  # type: ignore[arg-type]
-            self.session.message.emit("Class mapping saved; the model is restarting with it")
+            config = self.model_config
+            if offline():  # the switch may have been turned on since the worker started
+                config = replace(config, allow_download=False)  # type: ignore[arg-type]
+            self.start_model(config)  # type: ignore[arg-type]
+            self.session.message.emit(why)
 
     def model_info(self) -> None:
-        info = self.bridge.info if self.bridge is not None else None
-        text = ("No model is running." if info is None else
-                f"{info.model_name}, version {info.model_version}, on {info.device}.\n\n{info.message}")
-        QMessageBox.information(self.window, "Model", text)
+        dialog = ModelDialog(self.window, self.bridge.info if self.bridge is not None else None)
+        dialog.restartRequested.connect(self.restart_model)
+        dialog.exec()
 
     # --- the correction loop -------------------------------------------------------------
 

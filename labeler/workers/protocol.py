@@ -71,6 +71,8 @@ class Ready:
     model_version: int
     weights_source: str  # checkpoint | file | coco | none
     message: str  # one plain sentence about the weights
+    weights_file: str = ""  # where this model's COCO weights are looked for (torch hub cache); "" if none exist
+    weights_url: str = ""  # where they are published
 
 
 @dataclass(frozen=True)

@@ -85,8 +85,14 @@ class Suggester:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     def ready(self) -> Ready:
+        from ..ml.registry import get_spec
+        from ..ml.weights import coco_cache_path
+
+        spec = get_spec(self.loaded.model_name)
+        cache = coco_cache_path(spec)
         return Ready(self.device_text, self.loaded.model_name, self.version, self.loaded.source,
-                     self.loaded.message)
+                     self.loaded.message, str(cache) if cache else "",
+                     spec.coco_weights.url if cache else "")  # type: ignore[union-attr]
 
     # --- pixels ------------------------------------------------------------------------
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
 from labeler.core.entities import MaskRLE, Polygons
@@ -290,3 +292,68 @@ def test_train_now_with_too_few_accepted_images_is_refused_at_once(tmp_path, ope
     assert reason in panel.status_label.text()
     assert "running" not in panel.curve.empty_text and panel.train_button.isEnabled()
     assert not panel.progress_bar.isVisible()
+
+
+# --- 8. About the model: the exact file, the folder, a Download button -----------------------------
+
+def weights_for_download(tmp_path):
+    """A 'published' weights file (served from a file:// URL, no network) and where the model looks."""
+    payload = b"weights" * 1000
+    name = f"tiny_coco-{hashlib.sha256(payload).hexdigest()[:8]}.pth"
+    source = tmp_path / "published" / name
+    source.parent.mkdir()
+    source.write_bytes(payload)
+    return payload, source, tmp_path / "hub" / "checkpoints" / name
+
+
+def test_about_the_model_names_the_file_and_downloads_it(tmp_path, project, open_window, monkeypatch):
+    from labeler.gui.widgets.model_dialog import ModelDialog
+
+    payload, source, wanted = weights_for_download(tmp_path)
+    window = open_window(project)
+    window.models.bridge = FakeBridge("none")
+    window.models.bridge.info = Ready("CPU (2 threads)", "tiny_coco", 0, "none", "No pretrained weights found.",
+                                      str(wanted), source.as_uri())
+    restarts = []
+    monkeypatch.setattr(window.models, "restart_model", lambda why="": restarts.append(why))
+
+    def look(dialog: ModelDialog) -> None:
+        assert wanted.name in dialog.where.text() and str(wanted.parent) in dialog.where.text()
+        assert dialog.download_button.isVisible()
+        dialog.download_button.click()  # runs the download behind its progress dialog, then returns
+        assert wanted.read_bytes() == payload
+        assert "is in place" in dialog.result.text()
+        dialog.reject()
+
+    QTimer.singleShot(0, lambda: look(next(w for w in QApplication.topLevelWidgets()
+                                           if isinstance(w, ModelDialog) and w.isVisible())))
+    window.actions_["model_info"].trigger()
+    assert restarts and wanted.name in restarts[0]
+    assert [p.name for p in wanted.parent.iterdir()] == [wanted.name]  # no partial file left
+
+
+def test_a_download_that_is_not_the_published_file_is_not_kept(tmp_path, project, open_window, monkeypatch):
+    from labeler.gui.widgets.model_dialog import ModelDialog
+
+    payload, source, wanted = weights_for_download(tmp_path)
+    source.write_bytes(b"something else")
+    window = open_window(project)
+    window.models.bridge = FakeBridge("none")
+    window.models.bridge.info = Ready("CPU", "tiny_coco", 0, "none", "", str(wanted), source.as_uri())
+    monkeypatch.setattr(window.models, "restart_model", lambda why="": pytest.fail("restarted"))
+    texts = []
+
+    def look(dialog: ModelDialog) -> None:
+        dialog.download_button.click()
+        texts.append(dialog.result.text())
+        dialog.offline_box.click()  # an offline machine: no Download button, the setting is kept
+        texts.append(dialog.download_button.isVisible())
+        dialog.reject()
+
+    QTimer.singleShot(0, lambda: look(next(w for w in QApplication.topLevelWidgets()
+                                           if isinstance(w, ModelDialog) and w.isVisible())))
+    window.actions_["model_info"].trigger()
+    assert "not the published one" in texts[0] and texts[1] is False
+    assert not wanted.exists() and list(wanted.parent.iterdir()) == []
+    from labeler.gui.preferences import offline
+    assert offline()
