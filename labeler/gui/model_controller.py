@@ -119,6 +119,7 @@ class ModelController(QObject):
         self.trainer.done.connect(self._on_round_done)
         self.trainer.notice.connect(self._on_trainer_notice)
         self.trainer.busyChanged.connect(self._on_trainer_busy)
+        self.trainer.waitingChanged.connect(self._on_trainer_waiting)
         self.trainer.start()
         self.window.learning.set_available(True)
         self.window.learning.refresh(self.store)
@@ -266,7 +267,9 @@ class ModelController(QObject):
 
     def train_now(self) -> None:
         blocker = round_blocker(self.store)
-        if self.trainer is None or not self.trainer.running:
+        if self.trainer is not None and self.trainer.waiting:
+            self.session.message.emit(self.trainer.waiting)
+        elif self.trainer is None or not self.trainer.running:
             self.session.message.emit("Training needs the model: start labeler with a model")
         elif self.trainer.busy:
             self.session.message.emit("A round is already running (Stop round ends it early)")
@@ -321,6 +324,12 @@ class ModelController(QObject):
         self.window.learning.refresh(self.store)
         if self.trainer is not None and not self.trainer.running:
             self.window.learning.set_available(False, text)
+
+    def _on_trainer_waiting(self, who: str) -> None:
+        """Another live trainer has the project: Train now greys out saying who; back when it ends."""
+        self.window.learning.set_available(not who, who)
+        if not who:
+            self.maybe_train()
 
     def _on_trainer_busy(self, busy: bool) -> None:
         self.window.learning.set_busy(busy)

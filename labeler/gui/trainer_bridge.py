@@ -2,7 +2,8 @@
 
 Like bridge.py for the inference worker: the worker code stays free of Qt, every answer
 arrives here in order, and what the person should read (the trainer died, cannot start, a
-round raised) comes out as one plain sentence on ``notice``.
+round raised, waits for another trainer working on the project) comes out as one plain
+sentence on ``notice``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from PySide6.QtCore import QObject, Signal
 
 from ..workers.client import TrainerClient
 from ..workers.protocol import (
-    Died, Failed, Fatal, RoundDone, RoundStarted, StopRound, Train, TrainerConfig, TrainProgress,
+    Blocked, Died, Failed, Fatal, RoundDone, RoundStarted, StopRound, Train, TrainerConfig, TrainerReady,
+    TrainProgress,
 )
 from .bridge import PollingBridge
 
@@ -22,8 +24,9 @@ class TrainerBridge(PollingBridge):
     started = Signal(object)  # RoundStarted
     progress = Signal(object)  # TrainProgress
     done = Signal(object)  # RoundDone
-    notice = Signal(str)  # the trainer died, cannot start, or a round raised
+    notice = Signal(str)  # the trainer died, cannot start, waits for another one, or a round raised
     busyChanged = Signal(bool)  # a round was asked for / every asked-for round has ended
+    waitingChanged = Signal(str)  # who holds the project while this trainer waits for it; "": no longer
 
     def __init__(self, config: TrainerConfig, screen_busy=None, parent: QObject | None = None,
                  target: Callable | None = None) -> None:
@@ -32,14 +35,22 @@ class TrainerBridge(PollingBridge):
         self.round: RoundStarted | None = None  # the round running now
         self.last: TrainProgress | None = None  # its latest progress
         self._busy = False
+        self._said_waiting: str | None = None
 
     @property
     def busy(self) -> bool:
         return self.client.busy
 
+    @property
+    def waiting(self) -> str | None:
+        """While another live trainer works on the project: the sentence saying who it is and
+        that training starts here when it ends; None otherwise."""
+        return waiting_notice(self.client.waiting) if self.client.waiting else None
+
     def train(self, rounds: int = 1) -> bool:
-        """Ask for rounds; False when the trainer is not there to ask."""
-        if not self.running or not self.client.alive:
+        """Ask for rounds; False when the trainer is not there to ask (it gave up, or it
+        waits for another trainer: `waiting` says who)."""
+        if not self.running or self.waiting or not self.client.alive:
             return False
         self.client.send(Train(rounds))
         self._check_busy()
@@ -64,8 +75,18 @@ class TrainerBridge(PollingBridge):
                 self.notice.emit(f"Training stopped: {answer.message}")
             elif isinstance(answer, Fatal):
                 self.notice.emit(f"Training is off: {answer.message}")
+            elif isinstance(answer, Blocked):
+                if answer.message != self._said_waiting:  # said once, not at every try
+                    self._said_waiting = answer.message
+                    self.notice.emit(waiting_notice(answer.message))
+                    self.waitingChanged.emit(waiting_notice(answer.message))
+            elif isinstance(answer, TrainerReady):
+                if self._said_waiting is not None:
+                    self.notice.emit("The other trainer has ended: training is on here now")
+                    self._end_wait()
             elif isinstance(answer, Died):
                 self.round = self.last = None
+                self._end_wait()
                 self.notice.emit(
                     f"The trainer stopped unexpectedly (exit code {answer.exitcode}); "
                     + ("it was restarted. The current model stays and no label was lost." if answer.restarted
@@ -73,7 +94,19 @@ class TrainerBridge(PollingBridge):
                             "No label was lost."))
         self._check_busy()
 
+    def _end_wait(self) -> None:
+        if self._said_waiting is not None:
+            self._said_waiting = None
+            self.waitingChanged.emit("")
+
     def _check_busy(self) -> None:
         if self.busy != self._busy:
             self._busy = self.busy
             self.busyChanged.emit(self._busy)
+
+
+def waiting_notice(message: str) -> str:
+    """A Blocked message ("labeler train (pid 1234, since 14:02) is training this project") as
+    the person reads it."""
+    text = message if message.startswith("labeler ") else message[:1].upper() + message[1:]
+    return f"{text}; training starts here when it ends"

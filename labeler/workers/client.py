@@ -6,21 +6,29 @@ not been answered yet (images for the screen, a running batch) and asks a restar
 again, so a crash loses nothing but time; while it serves the image on screen it sets
 `screen_busy`, which the trainer waits on between steps. A process that dies MAX_RESTARTS
 times in a row without answering anything in between is not started again.
+
+Every process started here holds a lifeline to this one (lifeline.py) and ends within
+moments of it, however it ends. A trainer that finds another live trainer working on the
+project (`Blocked`) is not a failure: the client watches that trainer, cheaply, and starts
+its own again once it has ended.
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
 import queue
+import time
 from typing import Callable
 
-from . import inference, training
+from . import inference, lifeline, training
 from .protocol import (
-    Cancel, Died, Failed, Fatal, Predict, Prelabel, Progress, Prompted, RoundDone, Shutdown, StopRound,
-    Suggested, Train, TrainerConfig, TrainProgress, WorkerConfig,
+    Blocked, Cancel, Died, Failed, Fatal, Predict, Prelabel, Progress, Prompted, RoundDone, Shutdown, StopRound,
+    Suggested, Train, TrainerConfig, TrainerReady, TrainProgress, WorkerConfig,
 )
 
 MAX_RESTARTS = 3
+RETRY_S = 2.0  # a blocked trainer: how often to look whether the trainer in its way has ended
+UNKNOWN_RETRY_S = 15.0  # ...and how often to simply try again when we cannot see it (unnamed, another machine)
 _CONTEXT = mp.get_context("spawn")  # fork would copy the GUI's threads and CUDA state
 
 
@@ -35,6 +43,7 @@ class ProcessClient:
         self._ctx = _CONTEXT
         self._process = None
         self._inbox = self._outbox = None
+        self._lifeline: lifeline.Lifeline | None = None
         self._deaths = 0
         self.fatal: str | None = None
 
@@ -43,8 +52,11 @@ class ProcessClient:
 
     def start(self) -> None:
         self._inbox, self._outbox = self._ctx.Queue(), self._ctx.Queue()
-        self._process = self._ctx.Process(target=self._target, args=self._args(), name=self.name, daemon=True)
+        self._lifeline = lifeline.Lifeline(self._ctx)
+        self._process = self._ctx.Process(target=lifeline.run, args=(self._lifeline.child_end, self._target,
+                                                                     *self._args()), name=self.name, daemon=True)
         self._process.start()
+        self._lifeline.started()
 
     @property
     def alive(self) -> bool:
@@ -64,6 +76,7 @@ class ProcessClient:
                 self._process.kill()
                 self._process.join()
         self._process = None
+        self._lifeline.close()  # after the join: closing it first would cut a clean shutdown short
         for q in (self._inbox, self._outbox):
             q.cancel_join_thread()
             q.close()
@@ -73,11 +86,13 @@ class ProcessClient:
             self._inbox.put(message)
 
     def poll(self) -> list:
-        """Every answer waiting now (never blocks); a `Died` message when the process ended,
-        after which a new one has been started unless it keeps dying."""
+        """Every answer waiting now (never blocks); a `Died` message when the process ended
+        unasked, after which a new one has been started unless it keeps dying."""
         answers = []
         if self._outbox is None:
             return answers
+        # Looked at before reading: everything a dead process said is in the pipe by now.
+        ended = self._process is not None and not self._process.is_alive()
         while True:
             try:
                 answers.append(self._outbox.get_nowait())
@@ -87,9 +102,13 @@ class ProcessClient:
             if isinstance(answer, Fatal):
                 self.fatal = answer.message
             self._note(answer)
-        if self._process is not None and not self._process.is_alive() and self.fatal is None:
-            answers.extend(self._restart())
+        if ended and self.fatal is None:
+            answers.extend(self._ended())
         return answers
+
+    def _ended(self) -> list:
+        """The process is gone (subclasses: when that is not a death)."""
+        return self._restart()
 
     def _note(self, answer) -> None:
         """Bookkeeping on each answer (subclasses)."""
@@ -173,7 +192,9 @@ class WorkerClient(ProcessClient):
 
 class TrainerClient(ProcessClient):
     """The trainer. A restarted trainer starts idle: the app asks for a round again when one
-    is due (the half-done round is recorded as interrupted, the current model stays)."""
+    is due (the half-done round is recorded as interrupted, the current model stays). While
+    another live trainer holds the project (`waiting`: who, in a sentence), it is started
+    again as soon as that one has ended."""
 
     name = "labeler-trainer"
 
@@ -181,6 +202,10 @@ class TrainerClient(ProcessClient):
         super().__init__(config, target)
         self.screen_busy = screen_busy
         self.rounds_left = 0  # asked for and not reported done
+        self.waiting: str | None = None  # who holds the project's trainer lock, while this one waits
+        self._blocker = None  # lock.Holder that said so, None when it did not say who it is
+        self._blocked = False  # the process ended because of it (so its end is no death)
+        self._retry_at = 0.0
 
     @property
     def busy(self) -> bool:
@@ -190,7 +215,9 @@ class TrainerClient(ProcessClient):
         return (self.config, self._inbox, self._outbox, self.screen_busy)
 
     def send(self, message) -> None:
-        if isinstance(message, Train) and self.alive:
+        if isinstance(message, Train):
+            if not self.alive or self.waiting is not None:
+                return  # nobody to run it (the app asks again when a round is due)
             self.rounds_left += max(1, message.rounds)
         elif isinstance(message, StopRound):
             self.rounds_left = min(self.rounds_left, 1)
@@ -203,7 +230,33 @@ class TrainerClient(ProcessClient):
             self.rounds_left = 0 if answer.status == "skipped" else max(0, self.rounds_left - 1)
         elif isinstance(answer, (Failed, Fatal)):
             self.rounds_left = 0
+        elif isinstance(answer, Blocked):
+            self.rounds_left = 0  # asked for before it found the lock taken: nobody will run them
+            self.waiting, self._blocker, self._blocked = answer.message, answer.holder, True
+            self._retry_at = time.monotonic() + (RETRY_S if self._watchable else UNKNOWN_RETRY_S)
+        elif isinstance(answer, TrainerReady):
+            self.waiting = self._blocker = None
+
+    def _ended(self) -> list:
+        if not self._blocked:
+            return self._restart()
+        now = time.monotonic()
+        if now < self._retry_at:
+            return []
+        if self._watchable and self._blocker.blocks():
+            self._retry_at = now + RETRY_S  # one look at one process: cheap enough every few seconds
+            return []
+        self._blocked = False
+        self.stop()  # the way is clear (or we cannot tell): try again
+        self.start()
+        return []
+
+    @property
+    def _watchable(self) -> bool:
+        """The trainer in the way said who it is and runs on this machine: we can see it end."""
+        return self._blocker is not None and self._blocker.local
 
     def _before_restart(self) -> list:
         self.rounds_left = 0
+        self.waiting = self._blocker = None
         return []

@@ -8,6 +8,10 @@ an image carries (image_id, model_version), so the app can drop stale ones.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .lock import Holder
 
 
 @dataclass(frozen=True)
@@ -159,6 +163,22 @@ class Train:
 @dataclass(frozen=True)
 class StopRound:
     """End the running round's training now; it is still scored and may be promoted."""
+
+
+@dataclass(frozen=True)
+class TrainerReady:
+    """The trainer holds the project's trainer lock and takes rounds."""
+
+    pid: int
+
+
+@dataclass(frozen=True)
+class Blocked:
+    """The trainer cannot start: a live trainer elsewhere holds the project's lock. It exits
+    after this; the client starts it again once that trainer has ended."""
+
+    message: str  # one sentence naming the holder: "labeler train (pid 1234, since 14:02) is training this project"
+    holder: Holder | None = None  # None: not one that can be watched for its end (unnamed, ended in vain)
 
 
 @dataclass(frozen=True)

@@ -14,12 +14,11 @@
 
 A diverging loss abandons the round and keeps the current model; so does any error, with
 the reason recorded in model_versions and shown to the person. Only one trainer works on
-a project at a time (a lock file under PROJECT/models).
+a project at a time (lock.py: a lock file under PROJECT/models that names its holder).
 """
 
 from __future__ import annotations
 
-import os
 import time
 import traceback
 from contextlib import contextmanager, nullcontext
@@ -29,51 +28,9 @@ from typing import Callable, Iterator
 
 from ..store import ProjectStore
 from ..store.training import begin_version, finish_version, take_snapshot
+from .lock import TrainerBusy, TrainerLock  # noqa: F401 (lock.py; cli.py and distributed.py import them here)
 from .protocol import RoundDone, RoundStarted, TrainerConfig, TrainProgress
 from .suggest import MODELS_DIR, project_checkpoint, project_model_name
-
-LOCK_NAME = ".trainer.lock"
-
-
-class TrainerBusy(RuntimeError):
-    """Another trainer holds this project's lock."""
-
-
-class TrainerLock:
-    """An exclusive lock on PROJECT/models/.trainer.lock for as long as a trainer lives. The
-    operating system drops it when the process dies, however it dies."""
-
-    def __init__(self, project_dir: str | os.PathLike) -> None:
-        self.path = Path(project_dir) / MODELS_DIR / LOCK_NAME
-        self._file = None
-
-    def acquire(self) -> "TrainerLock":
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(self.path, "a+b")
-        try:
-            if os.name == "nt":
-                import msvcrt
-                msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
-            else:
-                import fcntl
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            handle.close()
-            raise TrainerBusy(f"{self.path.parent.parent}: another trainer is already working on "
-                              "this project") from None
-        self._file = handle
-        return self
-
-    def release(self) -> None:
-        if self._file is not None:
-            self._file.close()  # closing the file releases the lock
-            self._file = None
-
-    def __enter__(self) -> "TrainerLock":
-        return self.acquire()
-
-    def __exit__(self, *exc) -> None:
-        self.release()
 
 
 def engine_config(config: TrainerConfig):

@@ -1,10 +1,12 @@
 """The trainer process: runs training rounds when asked, reports progress, never blocks the app.
 
 Spawned by the app (client.TrainerClient). It holds the project's trainer lock for its whole
-life, so the CLI and the window never train the same project at once, and on start marks a
-round a dead predecessor left half-done as interrupted. Between two training steps it waits
-while the inference worker serves the image on screen (`screen_busy`), so the person's
-suggestions come first when both share one GPU (or a few CPU cores).
+life, so the CLI and the window never train the same project at once (when a live trainer
+elsewhere has it, it says `Blocked` and exits, and the client tries again when that one has
+ended), and on start marks a round a dead predecessor left half-done as interrupted. It
+ends with its window, however the window ends (lifeline.py). Between two training steps it
+waits while the inference worker serves the image on screen (`screen_busy`), so the
+person's suggestions come first when both share one GPU (or a few CPU cores).
 """
 
 from __future__ import annotations
@@ -16,17 +18,25 @@ import traceback
 
 from ..store import ProjectStore
 from ..store.training import recover_interrupted
-from .protocol import Failed, Fatal, Shutdown, StopRound, Train, TrainerConfig
-from .trainer import TrainerLock, run_round
+from .lock import WINDOW, TrainerBusy, TrainerLock
+from .protocol import Blocked, Failed, Fatal, Shutdown, StopRound, Train, TrainerConfig, TrainerReady
+from .trainer import run_round
 
 MAX_PAUSE_S = 30.0  # never wait longer than this for the screen (a stuck flag must not stall training)
 
 
 def main(config: TrainerConfig, inbox, outbox, screen_busy=None) -> None:
     """Process entry point (multiprocessing, spawn)."""
-    lock = TrainerLock(config.project_dir)
+    lock = TrainerLock(config.project_dir, kind=WINDOW)
     try:
         lock.acquire()
+    except TrainerBusy as busy:  # a live trainer elsewhere: the client tries again when it ends
+        outbox.put(Blocked(busy.sentence, busy.holder))
+        return
+    except Exception as exc:
+        outbox.put(Fatal(f"cannot start the trainer: {exc}"))
+        return
+    try:
         store = ProjectStore.open(config.project_dir)
         recover_interrupted(store)
         import torch
@@ -36,6 +46,7 @@ def main(config: TrainerConfig, inbox, outbox, screen_busy=None) -> None:
         outbox.put(Fatal(f"cannot start the trainer: {exc}"))
         lock.release()
         return
+    outbox.put(TrainerReady(os.getpid()))
     try:
         Trainer(store, config, inbox, outbox, screen_busy).serve()
     finally:
