@@ -142,9 +142,11 @@ class ModelController(QObject):
         w = self.window
         untrained = info.weights_source == "none"
         self.auto_suggest = not untrained or self.suggest_untrained
-        w.model_label.setText(f"Model v{info.model_version} on {info.device}"
-                              + (" - untrained: learns from your accepted labels" if untrained else ""))
-        w.model_label.setToolTip(f"{info.model_name}: {info.message}")
+        device = info.device.split(" (")[0]  # "CPU (2 threads)" -> "CPU"; the whole of it is in the tooltip
+        w.model_label.setText(f"Model v{info.model_version}{' (untrained)' if untrained else ''} on {device}")
+        w.model_label.setToolTip(f"{info.model_name} on {info.device}"
+                                 + (", untrained: it learns from your accepted labels" if untrained else "")
+                                 + f".\n{info.message}\nModel → About the model says more.")
         self._say(info.message)
         if self.auto_suggest:
             self.suggest_for_screen()
@@ -243,7 +245,8 @@ class ModelController(QObject):
             self.session.message.emit(why)
 
     def model_info(self) -> None:
-        dialog = ModelDialog(self.window, self.bridge.info if self.bridge is not None else None)
+        can_download = self.model_config is not None and self.model_config.allow_download
+        dialog = ModelDialog(self.window, self.bridge.info if self.bridge is not None else None, can_download)
         dialog.restartRequested.connect(self.restart_model)
         dialog.exec()
 

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QApplication
 from labeler.core.entities import MaskRLE, Polygons
 from labeler.geometry import area
 from labeler.store import ProjectStore
-from labeler.workers.protocol import Failed, Prompted, Ready
+from labeler.workers.protocol import Failed, Prompted, Ready, WorkerConfig
 from tests.conftest import write_image
 from tests.gui.conftest import make_project
 from tests.gui.test_window import CTRL, K, SHIFT, add_square, stored
@@ -312,6 +312,7 @@ def test_about_the_model_names_the_file_and_downloads_it(tmp_path, project, open
     payload, source, wanted = weights_for_download(tmp_path)
     window = open_window(project)
     window.models.bridge = FakeBridge("none")
+    window.models.model_config = WorkerConfig(str(project))  # a run that may download
     window.models.bridge.info = Ready("CPU (2 threads)", "tiny_coco", 0, "none", "No pretrained weights found.",
                                       str(wanted), source.as_uri())
     restarts = []
@@ -339,6 +340,7 @@ def test_a_download_that_is_not_the_published_file_is_not_kept(tmp_path, project
     source.write_bytes(b"something else")
     window = open_window(project)
     window.models.bridge = FakeBridge("none")
+    window.models.model_config = WorkerConfig(str(project))
     window.models.bridge.info = Ready("CPU", "tiny_coco", 0, "none", "", str(wanted), source.as_uri())
     monkeypatch.setattr(window.models, "restart_model", lambda why="": pytest.fail("restarted"))
     texts = []
@@ -357,3 +359,24 @@ def test_a_download_that_is_not_the_published_file_is_not_kept(tmp_path, project
     assert not wanted.exists() and list(wanted.parent.iterdir()) == []
     from labeler.gui.preferences import offline
     assert offline()
+
+
+def test_an_offline_run_offers_no_download(tmp_path, project, open_window):
+    from labeler.gui.widgets.model_dialog import ModelDialog
+
+    _, source, wanted = weights_for_download(tmp_path)
+    window = open_window(project)
+    window.models.bridge = FakeBridge("none")
+    window.models.model_config = WorkerConfig(str(project), allow_download=False)  # labeler gui --offline
+    window.models.bridge.info = Ready("CPU", "tiny_coco", 0, "none", "", str(wanted), source.as_uri())
+    seen = []
+
+    def look(dialog: ModelDialog) -> None:
+        seen.append((dialog.download_button.isVisible(), dialog.again_button.isVisible(), dialog.where.text()))
+        dialog.reject()
+
+    QTimer.singleShot(0, lambda: look(next(w for w in QApplication.topLevelWidgets()
+                                           if isinstance(w, ModelDialog) and w.isVisible())))
+    window.actions_["model_info"].trigger()
+    ((download, again, where),) = seen
+    assert not download and again and wanted.name in where

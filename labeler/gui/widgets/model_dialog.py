@@ -25,14 +25,20 @@ from .task_dialog import Cancelled, TaskDialog
 def describe(info: Ready | None) -> str:
     if info is None:
         return "No model is running (labeler was started with --no-model, or the model is still starting)."
-    return f"{info.model_name}, version {info.model_version}, on {info.device}.\n\n{info.message}"
+    message = info.message
+    if info.weights_source == "none" and info.weights_file:  # the file and folder are shown on their own
+        message = message.split(". ")[0] + "."
+    return f"{info.model_name}, version {info.model_version}, on {info.device}.\n\n{message}"
 
 
 class ModelDialog(QDialog):
     restartRequested = Signal(str)  # restart the model worker (it looks for its weights again); why
 
-    def __init__(self, parent: QWidget | None, info: Ready | None) -> None:
+    def __init__(self, parent: QWidget | None, info: Ready | None, can_download: bool = True) -> None:
+        """`can_download`: False when this run is offline (`--offline`, or the setting when it
+        started): no Download button, whatever the box says."""
         super().__init__(parent)
+        self.can_download = can_download
         self.setWindowTitle("About the model")
         self.setMinimumWidth(520)
         self.info = info
@@ -83,7 +89,8 @@ class ModelDialog(QDialog):
             self.where.setText(f"It looks for the file {wanted.name}\nin the folder {wanted.parent}"
                                + (f"\nPublished at {self.info.weights_url}" if self.info.weights_url else ""))
             self.where.show()
-        can = wanted is not None and bool(self.info.weights_url) and not self.offline_box.isChecked()
+        can = (wanted is not None and bool(self.info.weights_url) and self.can_download
+               and not self.offline_box.isChecked())
         self.download_button.setVisible(can)
         self.again_button.setVisible(wanted is not None)
 
