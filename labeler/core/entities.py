@@ -115,18 +115,29 @@ class ProvenanceKind(str, Enum):
     MANUAL = "manual"
     MODEL = "model"
     MODEL_EDITED = "model_edited"
+    ASSISTED = "assisted"  # a person's shape made with an assist tool (GrabCut, wand, scissors...)
+
+
+ASSIST_TOOLS = ("grabcut", "wand", "scissors", "sam")
 
 
 @dataclass(frozen=True)
 class Provenance:
-    """Who made a shape: a person, a model version, or a person correcting a model."""
+    """Who made a shape: a person (by hand, or with an assist tool), a model version, or a
+    person correcting a model."""
 
     kind: ProvenanceKind = ProvenanceKind.MANUAL
     model_version: int | None = None
+    tool: str | None = None  # ASSISTED: which tool (ASSIST_TOOLS)
 
     def __post_init__(self) -> None:
-        if (self.kind == ProvenanceKind.MANUAL) != (self.model_version is None):
-            raise ValueError("model provenance needs a model version; manual has none")
+        from_model = self.kind in (ProvenanceKind.MODEL, ProvenanceKind.MODEL_EDITED)
+        if from_model != (self.model_version is not None):
+            raise ValueError("model provenance needs a model version; a person's shape has none")
+        if (self.kind == ProvenanceKind.ASSISTED) != (self.tool is not None):
+            raise ValueError("assisted provenance needs its tool; other kinds have none")
+        if self.tool is not None and self.tool not in ASSIST_TOOLS:
+            raise ValueError(f"unknown assist tool {self.tool!r}")
 
     @classmethod
     def manual(cls) -> "Provenance":
@@ -135,6 +146,14 @@ class Provenance:
     @classmethod
     def model(cls, version: int) -> "Provenance":
         return cls(ProvenanceKind.MODEL, int(version))
+
+    @classmethod
+    def assisted(cls, tool: str) -> "Provenance":
+        return cls(ProvenanceKind.ASSISTED, tool=tool)
+
+    @property
+    def from_model(self) -> bool:
+        return self.kind in (ProvenanceKind.MODEL, ProvenanceKind.MODEL_EDITED)
 
     def edited(self) -> "Provenance":
         """What a person's edit turns this provenance into."""
@@ -145,6 +164,8 @@ class Provenance:
     def __str__(self) -> str:
         if self.kind == ProvenanceKind.MANUAL:
             return "manual"
+        if self.kind == ProvenanceKind.ASSISTED:
+            return f"assisted {self.tool}"
         suffix = " edited" if self.kind == ProvenanceKind.MODEL_EDITED else ""
         return f"model v{self.model_version}{suffix}"
 
@@ -152,6 +173,9 @@ class Provenance:
     def parse(cls, text: str) -> "Provenance":
         if text == "manual":
             return cls()
+        m = re.fullmatch(r"assisted (\w+)", text)
+        if m:
+            return cls.assisted(m.group(1))
         m = re.fullmatch(r"model v(\d+)( edited)?", text)
         if not m:
             raise ValueError(f"unknown provenance {text!r}")

@@ -69,9 +69,9 @@ def effort_summary(store: ProjectStore) -> list[EffortSummary]:
         "GROUP BY e.model_version"))
     reviewed: dict[int, list[int]] = {}
     for provenance, status, count in store.db.execute(
-            "SELECT provenance, status, COUNT(*) FROM instances WHERE provenance != 'manual' "
+            "SELECT provenance, status, COUNT(*) FROM instances WHERE provenance LIKE 'model v%' "
             "AND status != 'proposed' GROUP BY provenance, status"):
-        prov = Provenance.parse(provenance)
+        prov = Provenance.parse(provenance)  # suggestions only: a person's shapes, assisted or not, are not
         tally = reviewed.setdefault(prov.model_version or 0, [0, 0])
         tally[0] += count
         if status == "accepted" and prov.kind == ProvenanceKind.MODEL:

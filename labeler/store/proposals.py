@@ -100,7 +100,7 @@ def _merge(store: ProjectStore, image: ImageRecord, version: int, suggestions: l
     if image.status == ImageStatus.ACCEPTED:
         return SuggestOutcome(image.id, version, skipped="image already accepted")
     existing = store.instances(image.id)
-    from_model = [i for i in existing if i.provenance.kind != ProvenanceKind.MANUAL]
+    from_model = [i for i in existing if i.provenance.from_model]
     removed = 0
     if image.status == ImageStatus.IN_REVIEW:
         if from_model:

@@ -204,3 +204,17 @@ def test_shape_validation():
     shape = Polygons((((( 0, 0), (10, 0), (10, 10), (0, 10)), ((2, 2), (4, 2), (4, 4))),))
     assert shape.has_holes and shape.vertex_count == 7
     assert Polygons.from_json(shape.to_json()) == shape
+
+
+def test_provenance_of_an_assisted_shape_round_trips_and_is_not_the_models():
+    from labeler.core.entities import Provenance, ProvenanceKind
+
+    grabcut = Provenance.assisted("grabcut")
+    assert str(grabcut) == "assisted grabcut" and Provenance.parse("assisted grabcut") == grabcut
+    assert grabcut.kind == ProvenanceKind.ASSISTED and not grabcut.from_model
+    assert grabcut.edited() == grabcut  # a person's own shape stays theirs when edited
+    assert Provenance.parse("model v3 edited").from_model and not Provenance.manual().from_model
+    for bad in (lambda: Provenance.assisted("magic"), lambda: Provenance(ProvenanceKind.ASSISTED),
+                lambda: Provenance.parse("assisted")):
+        with pytest.raises(ValueError):
+            bad()
