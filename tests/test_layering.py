@@ -31,7 +31,7 @@ def test_only_gui_imports_qt():
 
 
 def test_model_free_layers_import_no_torch():
-    layers = ("core", "geometry", "store", "formats")
+    layers = ("core", "geometry", "store", "formats", "assist")
     offenders = [str(p.relative_to(PACKAGE)) for layer in layers for p in (PACKAGE / layer).rglob("*.py")
                  if imported_modules(p) & TORCH]
     assert offenders == []
