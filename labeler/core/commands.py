@@ -45,6 +45,7 @@ class Command:
     changes: list[tuple[Instance | None, Instance | None]] = field(default_factory=list)
     status_change: tuple[ImageStatus, ImageStatus] | None = None
     starts_review: bool = True  # an edit on an unreviewed image puts it "in review"
+    gestures: int | None = None  # pointer actions the tool counted (an assisted mask: box and clicks)
     _applied_once: bool = field(default=False, repr=False)
 
     def apply(self, doc: Document) -> None:
@@ -88,8 +89,10 @@ def _edited(instance: Instance, **changes) -> Instance:
     )
 
 
-def add_instance(instance: Instance, label: str = "Add instance") -> Command:
-    return Command(instance.image_id, label, [(None, instance)])
+def add_instance(instance: Instance, label: str = "Add instance", gestures: int | None = None) -> Command:
+    """`gestures`: what it cost the person in pointer actions, when the tool that made the
+    shape knows (the effort meter counts the rest from the kind of command)."""
+    return Command(instance.image_id, label, [(None, instance)], gestures=gestures)
 
 
 def delete_instances(instances: Iterable[Instance], label: str = "Delete instance") -> Command:

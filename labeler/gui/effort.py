@@ -3,7 +3,8 @@
 
 What counts (from the commands the session applies, so nothing is counted twice):
 - vertices: a polygon adds its vertex count, a rectangle or a box prompt 2 (its two corners),
-  a vertex dragged, inserted or deleted, or a shape moved, 1;
+  an assisted mask its box (1) and each click, a vertex dragged, inserted or deleted, or a
+  shape moved, 1;
 - strokes: a brush or eraser stroke, 1;
 - keys: every other edit (accept or reject a suggestion, accept all, delete, change class,
   mark the image) and every undo or redo, 1.
@@ -42,6 +43,8 @@ def tally(command: Command, action: str) -> tuple[int, int, int]:
     """(vertices, strokes, keys) a command cost the person."""
     if action != "do":
         return 0, 0, 1  # undo / redo: one key
+    if command.gestures is not None:  # an assisted mask: its box and clicks
+        return command.gestures, 0, 0
     label = command.label
     if label == "Add polygon":
         shape = command.changes[0][1].shape if command.changes and command.changes[0][1] else None

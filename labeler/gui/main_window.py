@@ -34,6 +34,9 @@ from .widgets.messages import MessageLog, StatusBar
 from .widgets.shortcut_sheet import ShortcutSheet
 
 
+HINT_WIDTH = 460  # pixels of the status bar the tool's hint may take
+
+
 def plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
@@ -178,7 +181,10 @@ class MainWindow(QMainWindow):
             bar.addPermanentWidget(widget)
 
     def _on_hint(self, text: str) -> None:
-        self.tool_label.setText(text)
+        """What the tool will do next; cut to HINT_WIDTH (whole in the tooltip) so that a long
+        hint never widens the window or squeezes the message out."""
+        self.tool_label.setText(self.tool_label.fontMetrics().elidedText(text, Qt.TextElideMode.ElideRight,
+                                                                         HINT_WIDTH))
         self.tool_label.setToolTip(text)
         self.tool_label.setVisible(bool(text))
 
@@ -326,6 +332,8 @@ class MainWindow(QMainWindow):
         self.browser.search_edit.selectAll()
 
     def do_undo(self) -> None:
+        if self.canvas.undo_in_tool():
+            return
         self.canvas.tool.cancel()
         self.session.undo()
 
@@ -431,6 +439,9 @@ class MainWindow(QMainWindow):
 
     def do_tool_prompt(self) -> None:
         self._tool("prompt")
+
+    def do_tool_assist(self) -> None:
+        self._tool("assist")
 
     def do_brush_smaller(self) -> None:
         self.brush_slider.setValue(max(1, round(self.brush_slider.value() / 1.25)))

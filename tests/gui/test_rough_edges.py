@@ -244,7 +244,7 @@ def test_the_box_prompt_says_plainly_that_an_untrained_model_cannot_help(project
     window = open_window(project)
     window.models.bridge = FakeBridge("none")
     me = person(window)
-    me.key(K.Key_M)
+    me.key(K.Key_M, SHIFT)  # the model's box prompt
     me.drag([(30, 30), (100, 110)])
     assert window.models.bridge.asked == []  # its guess would be noise with a high score
     assert "cannot help yet: the model has no trained weights" in window.statusBar().currentMessage()
@@ -255,7 +255,7 @@ def test_box_prompt_progress_stays_until_the_answer_arrives_or_fails(project, op
     window = open_window(project)
     bridge = window.models.bridge = FakeBridge("coco")
     me = person(window)
-    me.key(K.Key_M)
+    me.key(K.Key_M, SHIFT)  # the model's box prompt
     me.drag([(30, 30), (100, 110)])
     assert len(bridge.asked) == 1 and window.models.prompt_busy.isVisible()
     me.key(K.Key_A)  # other messages come and go meanwhile

@@ -106,7 +106,7 @@ def test_the_model_worker_feeds_the_window(tmp_path, open_window, person, qtbot)
 
     # Box prompt: M, drag a box; a suggestion appears inside it, selected, Enter accepts it.
     before = set(window.session.instances)
-    me.key(K.Key_M)
+    me.key(K.Key_M, SHIFT)  # the model's box prompt
     me.drag([(30, 30), (60, 60), (100, 110)])
     qtbot.waitUntil(lambda: bool(set(window.session.instances) - before), timeout=120_000)
     (new_id,) = set(window.session.instances) - before

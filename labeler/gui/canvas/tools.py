@@ -79,6 +79,11 @@ class Tool:
     def cancel(self) -> None:
         self.host.preview.clear()
 
+    def undo(self) -> bool:
+        """Ctrl+Z during a gesture: undo its last step; False when there is none (the
+        window then undoes the last edit)."""
+        return False
+
     def busy(self) -> bool:
         """In the middle of a gesture (switching images would lose it)."""
         return False
@@ -151,11 +156,17 @@ class PolygonTool(Tool):
         elif key == Qt.Key.Key_Escape and self.points:
             self.cancel()
         elif key == Qt.Key.Key_Backspace and self.points:
-            self.points.pop()
-            self._clicked.pop()
-            self._show()
+            self.undo()
         else:
             return False
+        return True
+
+    def undo(self) -> bool:
+        if not self.points:
+            return False
+        self.points.pop()
+        self._clicked.pop()
+        self._show()
         return True
 
     def finish(self) -> None:

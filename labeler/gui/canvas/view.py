@@ -8,7 +8,7 @@ tool (tools.py). It redraws from the Session's signals; it never writes the stor
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QPainter
+from PySide6.QtGui import QColor, QKeySequence, QPainter
 from PySide6.QtWidgets import QFrame, QGraphicsScene, QGraphicsSimpleTextItem, QGraphicsView
 
 from ... import geometry
@@ -18,6 +18,7 @@ from ..session import Session
 from .image_layer import ImageLayer, ImageLoader
 from .items import LabelTags, PreviewItem, SelectionItem
 from .shape_layer import ShapeLayer
+from .assist_tool import AssistPreview, AssistTool
 from .tools import BrushTool, CanvasEvent, EditTool, PolygonTool, PromptTool, RectangleTool, Tool
 
 MAX_ZOOM = 64.0  # screen pixels per image pixel
@@ -51,6 +52,7 @@ class CanvasView(QGraphicsView):
         self.shape_layer = ShapeLayer()
         self.selection_item = SelectionItem()
         self.preview = PreviewItem()
+        self.assist_preview = AssistPreview()
         self.tags = LabelTags()
         self.show_names = True
         self._anchors: dict[int, tuple[float, float]] = {}  # instance id -> top-left of its box
@@ -58,7 +60,7 @@ class CanvasView(QGraphicsView):
         self.notice.setFlag(QGraphicsSimpleTextItem.GraphicsItemFlag.ItemIgnoresTransformations)
         self.notice.setBrush(QColor("#ffb0b0"))
         for z, item in enumerate((self.image_layer, self.shape_layer, self.selection_item,
-                                  self.tags, self.preview, self.notice)):
+                                  self.tags, self.assist_preview, self.preview, self.notice)):
             item.setZValue(z)
             self.scene().addItem(item)
 
@@ -71,7 +73,7 @@ class CanvasView(QGraphicsView):
         self.brush_radius = 8.0
         self.tools: dict[str, Tool] = {t.name: t for t in (
             EditTool(self), PolygonTool(self), RectangleTool(self), BrushTool(self), BrushTool(self, erase=True),
-            PromptTool(self))}
+            PromptTool(self), AssistTool(self))}
         self.tool: Tool = self.tools["edit"]
         self._space = False
         self._pan_from: QPointF | None = None
@@ -113,6 +115,14 @@ class CanvasView(QGraphicsView):
     def hint(self, text: str) -> None:
         self.hintChanged.emit(text)
 
+    def pixels(self):
+        """The full-resolution pixels of the image on screen (HxWx3 BGR or HxW gray numpy
+        array, not a copy), or None while they are still decoding or cannot be read."""
+        pyramid = self.image_layer.pyramid
+        if pyramid is None or pyramid.is_preview or self.unreadable is not None:
+            return None
+        return pyramid.levels[0].pixels
+
     # --- tools -------------------------------------------------------------------------
 
     def set_tool(self, name: str) -> None:
@@ -123,6 +133,11 @@ class CanvasView(QGraphicsView):
 
     def set_brush_radius(self, radius: float) -> None:
         self.brush_radius = float(min(max(radius, 1.0), 500.0))
+
+    def undo_in_tool(self) -> bool:
+        """Ctrl+Z while a tool is in the middle of something undoes its last step (a click of
+        the assisted mask, a vertex of the polygon being drawn); True if it did."""
+        return self.tool.undo()
 
     def enter_pressed(self) -> bool:
         """Enter belongs to a tool that is drawing (it closes a polygon); True if it took it."""
@@ -308,6 +323,7 @@ class CanvasView(QGraphicsView):
         self.selection_item.set_view_scale(self.scale)
         self.tags.set_view_scale(self.scale)
         self.preview.set_view_scale(self.scale)
+        self.assist_preview.set_view_scale(self.scale)
         self.zoomChanged.emit(self.scale)
 
     def pan_by(self, dx: float, dy: float) -> None:
@@ -379,6 +395,8 @@ class CanvasView(QGraphicsView):
             return
         if self.tool.key(event.key(), event.modifiers()):
             return
+        if event.matches(QKeySequence.StandardKey.Undo) and self.tool.undo():
+            return  # the window's Undo is greyed out while the image has no edit yet
         super().keyPressEvent(event)
 
     def keyReleaseEvent(self, event) -> None:

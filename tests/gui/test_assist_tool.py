@@ -1,0 +1,130 @@
+"""The assisted mask tool (M) as a person uses it: a box around an object, a click that adds
+a missed part, one that removes an extra part, Backspace and Ctrl+Z on clicks, Enter, Esc,
+undo of the kept mask. Real GrabCut on a small synthetic photo, on the tool's own thread."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from labeler.core.entities import Polygons
+from labeler.formats import find_images, scan_images
+from labeler.formats.common import add_image_files
+from labeler.geometry import mask_iou, mask_to_rle
+from labeler.store import ProjectStore
+
+from .test_window import CTRL, SHIFT, K, stored
+
+W, H = 320, 240
+DISK = ((110, 120), 50)  # a red disk...
+BAR = (175, 100, 240, 140)  # ...touching a blue bar of the same size class
+
+
+def scene() -> np.ndarray:
+    rng = np.random.default_rng(3)
+    image = rng.integers(90, 140, (H, W, 3), dtype=np.uint8)  # grey, textured background
+    cv2.circle(image, *DISK, (40, 40, 220), -1)
+    cv2.rectangle(image, BAR[:2], BAR[2:], (220, 60, 40), -1)
+    return image
+
+
+def truth(which: str) -> np.ndarray:
+    mask = np.zeros((H, W), np.uint8)
+    if which == "disk":
+        cv2.circle(mask, *DISK, 1, -1)
+    else:
+        cv2.rectangle(mask, BAR[:2], BAR[2:], 1, -1)
+    return mask
+
+
+@pytest.fixture
+def photo_project(tmp_path):
+    images = tmp_path / "images"
+    images.mkdir()
+    cv2.imwrite(str(images / "photo.png"), scene())
+    project = tmp_path / "project"
+    with ProjectStore.create(project, images, ["ball", "bar"]) as store:
+        infos, _ = scan_images(find_images(images))
+        add_image_files(store, infos)
+    return project
+
+
+def iou(shape, mask: np.ndarray) -> float:
+    return float(mask_iou([shape], [mask_to_rle(mask)], H, W)[0, 0])
+
+
+def settled(tool) -> bool:
+    return tool.run is not None and not tool.working
+
+
+def test_box_then_clicks_then_enter_keeps_an_assisted_label(photo_project, open_window, person, qtbot):
+    window = open_window(photo_project)
+    qtbot.waitUntil(lambda: window.canvas.pixels() is not None)
+    me = person(window)
+    me.key(K.Key_M)
+    tool = window.canvas.tool
+    assert tool.name == "assist"
+    me.drag([(52, 62), (120, 120), (168, 178)])  # a box around the disk
+    qtbot.waitUntil(lambda: settled(tool))
+    assert tool.mask is not None
+    box_only = tool.mask.full()
+    assert iou(mask_to_rle(box_only), truth("disk")) > 0.9
+
+    me.click(110, 120, SHIFT)  # remove the middle of it...
+    assert len(window.canvas.assist_preview.clicks) == 1  # shown at once, before the answer
+    qtbot.waitUntil(lambda: settled(tool))
+    assert tool.mask.full()[120, 110] == 0
+    me.click(110, 120)  # ...and add it back (a left click adds what is missing)
+    qtbot.waitUntil(lambda: settled(tool))
+    assert tool.mask.full()[120, 110] == 1
+
+    me.key(K.Key_Backspace)  # drop the last click: the hole is back
+    qtbot.waitUntil(lambda: settled(tool))
+    assert tool.mask.full()[120, 110] == 0
+    me.key(K.Key_Z, CTRL)  # Ctrl+Z drops a click too, not the last edit of the image
+    qtbot.waitUntil(lambda: settled(tool))
+    assert np.array_equal(tool.mask.full(), box_only) and window.canvas.assist_preview.clicks == []
+
+    me.key(K.Key_Return)
+    (label,) = stored(window)[0]
+    assert str(label.provenance) == "assisted grabcut"
+    assert isinstance(label.shape, Polygons)  # no holes: an editable polygon
+    assert iou(label.shape, truth("disk")) > 0.9
+    assert tool.run is None and window.canvas.assist_preview.clicks == []
+    me.key(K.Key_Z, CTRL)  # now Ctrl+Z undoes the label itself
+    assert stored(window)[0] == []
+
+
+def test_a_negative_click_removes_what_is_extra_and_esc_drops_it(photo_project, open_window, person, qtbot):
+    window = open_window(photo_project)
+    qtbot.waitUntil(lambda: window.canvas.pixels() is not None)
+    me = person(window)
+    me.key(K.Key_M)
+    tool = window.canvas.tool
+    me.drag([(52, 62), (245, 178)])  # a box around both: both come
+    qtbot.waitUntil(lambda: settled(tool))
+    assert tool.mask.full()[120, 205] == 1
+    me.click(210, 120, SHIFT)  # Shift+click on the bar: remove it
+    qtbot.waitUntil(lambda: settled(tool))
+    after = tool.mask.full()
+    assert after[120, 210] == 0 and (after & truth("bar")).sum() < 0.5 * truth("bar").sum()
+    assert (after & truth("disk")).sum() > 0.9 * truth("disk").sum()  # the disk stays
+    me.key(K.Key_Escape)
+    assert tool.run is None and stored(window)[0] == []
+
+
+def test_the_effort_meter_counts_the_box_and_the_clicks(photo_project, open_window, person, qtbot):
+    window = open_window(photo_project)
+    qtbot.waitUntil(lambda: window.canvas.pixels() is not None)
+    me = person(window)
+    me.key(K.Key_M)
+    tool = window.canvas.tool
+    me.drag([(52, 62), (245, 178)])
+    qtbot.waitUntil(lambda: settled(tool))
+    me.click(210, 120, SHIFT)
+    qtbot.waitUntil(lambda: settled(tool))
+    me.key(K.Key_Return)
+    with ProjectStore.open(photo_project) as store:
+        (vertices,) = store.db.execute("SELECT SUM(vertices) FROM effort").fetchone()
+    assert vertices == 2  # the box and one click
