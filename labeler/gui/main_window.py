@@ -127,6 +127,13 @@ class MainWindow(QMainWindow):
         self.brush_slider = self._slider(1, 200, 8, "Brush radius in image pixels ([ and ])")
         self.brush_slider.valueChanged.connect(self.canvas.set_brush_radius)
         toolbar.addWidget(self.brush_slider)
+        wand = self.canvas.tools["wand"]
+        toolbar.addWidget(QLabel(" Tolerance "))
+        self.tolerance_slider = self._slider(0, 255, int(wand.tolerance), "Magic wand tolerance (Ctrl+wheel over "
+                                             "the image)")
+        self.tolerance_slider.valueChanged.connect(lambda v: setattr(wand, "tolerance", v))
+        wand.tolerance_listeners.append(self.tolerance_slider.setValue)  # the same value again: no loop
+        toolbar.addWidget(self.tolerance_slider)
         toolbar.addWidget(QLabel(" Opacity "))
         self.opacity_slider = self._slider(0, 100, 35, "Fill opacity of the shapes")
         self.opacity_slider.valueChanged.connect(self.canvas.set_fill_opacity)
@@ -442,6 +449,12 @@ class MainWindow(QMainWindow):
 
     def do_tool_assist(self) -> None:
         self._tool("assist")
+
+    def do_tool_wand(self) -> None:
+        self._tool("wand")
+
+    def do_tool_scissors(self) -> None:
+        self._tool("scissors")
 
     def do_brush_smaller(self) -> None:
         self.brush_slider.setValue(max(1, round(self.brush_slider.value() / 1.25)))

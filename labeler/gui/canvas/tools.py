@@ -84,6 +84,10 @@ class Tool:
         window then undoes the last edit)."""
         return False
 
+    def wheel(self, delta: int, modifiers) -> bool:
+        """A wheel turn over the canvas (120 per notch): True if the tool took it (no zoom)."""
+        return False
+
     def busy(self) -> bool:
         """In the middle of a gesture (switching images would lose it)."""
         return False

@@ -19,7 +19,9 @@ from .image_layer import ImageLayer, ImageLoader
 from .items import LabelTags, PreviewItem, SelectionItem
 from .shape_layer import ShapeLayer
 from .assist_tool import AssistPreview, AssistTool
+from .scissors_tool import ScissorsTool
 from .tools import BrushTool, CanvasEvent, EditTool, PolygonTool, PromptTool, RectangleTool, Tool
+from .wand_tool import WandTool
 
 MAX_ZOOM = 64.0  # screen pixels per image pixel
 WHEEL_STEP = 1.0015  # zoom factor per 1/8 degree of wheel rotation (1.2 per notch)
@@ -73,7 +75,7 @@ class CanvasView(QGraphicsView):
         self.brush_radius = 8.0
         self.tools: dict[str, Tool] = {t.name: t for t in (
             EditTool(self), PolygonTool(self), RectangleTool(self), BrushTool(self), BrushTool(self, erase=True),
-            PromptTool(self), AssistTool(self))}
+            PromptTool(self), AssistTool(self), WandTool(self), ScissorsTool(self))}
         self.tool: Tool = self.tools["edit"]
         self._space = False
         self._pan_from: QPointF | None = None
@@ -341,7 +343,7 @@ class CanvasView(QGraphicsView):
         """A mouse wheel notch is 120 (1/8 degree units); a trackpad sends many small
         steps, and some only pixel deltas."""
         delta = event.angleDelta().y() or event.pixelDelta().y()
-        if delta:
+        if delta and not self.tool.wheel(delta, event.modifiers()):  # Ctrl+wheel: the wand's tolerance
             self.zoom_by(WHEEL_STEP ** delta, event.position())
         event.accept()
 
