@@ -278,31 +278,54 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+# simulate's model and training options: None in the parser, so that --no-model can tell one given
+SIMULATE_MODEL_DEFAULTS = {"start_with": 10, "retrain_every": 10, "batch": 2, "score_threshold": 0.5}
+
+
+def _simulate_checks(args: argparse.Namespace) -> None:
+    if args.no_model:
+        given = [name for name in ("model", "weights", "budget", "lr", *SIMULATE_MODEL_DEFAULTS)
+                 if getattr(args, name) is not None] + (["device"] if args.device != "auto" else [])
+        if given:
+            raise ProjectError(f"--no-model runs no model and no training, so --{given[0].replace('_', '-')} "
+                               f"has nothing to set; leave it out or drop --no-model")
+    for name, default in SIMULATE_MODEL_DEFAULTS.items():
+        setattr(args, name, default if getattr(args, name) is None else getattr(args, name))
+        if name in ("start_with", "retrain_every") and getattr(args, name) < 0:
+            raise ProjectError(f"--{name.replace('_', '-')} must be 0 or more")
+    if args.limit is not None and args.limit < 1:
+        raise ProjectError(f"--limit must be at least 1, got {args.limit}")
+    if not Path(args.ground_truth).is_file():
+        raise ProjectError(f"{args.ground_truth}: no such file")
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     import shutil
     import tempfile
 
     from .workers.protocol import WorkerConfig
-    from .workers.simulate import build_projects, overall_ratio, simulate, table
+    from .workers.simulate import build_projects, noc_lines, overall_ratio, simulate, table
 
-    for name in ("start_with", "retrain_every"):
-        if getattr(args, name) < 0:
-            raise ProjectError(f"--{name.replace('_', '-')} must be 0 or more")
-    if not Path(args.ground_truth).is_file():
-        raise ProjectError(f"{args.ground_truth}: no such file")
+    _simulate_checks(args)
+    assist = None if args.assist == "none" else args.assist
     keep = args.keep or args.project is not None
     workdir = Path(args.project) if args.project else Path(tempfile.mkdtemp(prefix="labeler-simulate-"))
     args.project = workdir / "simulation"
-    trainer = _trainer_config(args)
-    worker = WorkerConfig(str(args.project), model_name=args.model, weights=trainer.weights,
-                          device=args.device, batch_size=1, score_threshold=args.score_threshold,
-                          allow_download=not args.offline)
+    trainer = worker = None
+    if not args.no_model:
+        trainer = _trainer_config(args)
+        worker = WorkerConfig(str(args.project), model_name=args.model, weights=trainer.weights,
+                              device=args.device, batch_size=1, score_threshold=args.score_threshold,
+                              allow_download=not args.offline)
     try:
-        truth, sim = build_projects(Path(args.ground_truth), Path(args.images), workdir)
+        truth, sim = build_projects(Path(args.ground_truth), Path(args.images), workdir,
+                                    warn=lambda line: print(f"warning: {line}", file=sys.stderr))
         blocks = []
         with truth, sim:
-            print(f"simulating {len(sim.images())} images, {len(sim.categories())} classes; first "
-                  f"{args.start_with} by hand, a round after every {args.retrain_every}", file=sys.stderr)
+            plan = (f"no model, every instance {'with ' + assist if assist else 'by hand'}" if args.no_model else
+                    f"first {args.start_with} by hand, a round after every {args.retrain_every}"
+                    + (f"; what the model misses with {assist}" if assist else ""))
+            print(f"simulating {len(sim.images())} images, {len(sim.categories())} classes; {plan}", file=sys.stderr)
 
             def said(done) -> None:
                 m = done.metrics
@@ -310,10 +333,12 @@ def cmd_simulate(args: argparse.Namespace) -> int:
                 print(f"round v{done.version}: {done.status}{ap}; {done.reason}", file=sys.stderr)
 
             for block in simulate(truth, sim, worker, trainer, start_with=args.start_with,
-                                  retrain_every=args.retrain_every, limit=args.limit, on_round=said):
+                                  retrain_every=args.retrain_every, limit=args.limit, assist=assist, on_round=said):
                 blocks.append(block)
                 print(f"images {block.first}-{block.last} done with model v{block.model_version}", file=sys.stderr)
-        print(table(blocks))
+        print(table(blocks, assist=assist is not None))
+        if assist is not None:
+            print("\n".join(noc_lines(blocks)))
         ratio = overall_ratio(blocks)
         print(f"ratio: {ratio:.2f}" if ratio is not None else "ratio: - (no ground-truth instance)")
     finally:
@@ -325,6 +350,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .workers.assist_sim import ASSIST_TOOLS  # OpenCV only, as the formats already are
+
     parser = argparse.ArgumentParser(
         prog="labeler",
         description="Instance-segmentation labeling. 'labeler PROJECT_DIR' opens a project.",
@@ -414,21 +441,29 @@ def build_parser() -> argparse.ArgumentParser:
                        "the model save?",
                        description="Label the images in path order as a person would with the model's "
                                    "help, retraining as configured, and count the actions against "
-                                   "drawing everything by hand. Prints a table and 'ratio: R'.")
+                                   "drawing everything by hand. Prints a table, with --assist the lines "
+                                   "'NoC@85: X' and 'NoC@90: Y', and last 'ratio: R'.")
     p.add_argument("ground_truth", metavar="GROUND_TRUTH_COCO.json")
     p.add_argument("--images", required=True, metavar="DIR", help="the folder the COCO file's images are in")
-    p.add_argument("--start-with", type=int, default=10, metavar="K", help="images labeled by hand first")
-    p.add_argument("--retrain-every", type=int, default=10, metavar="N", help="a round after every N images")
+    p.add_argument("--assist", default="none", choices=["none", *ASSIST_TOOLS], help="for an instance the "
+                   "model did not give: none (its polygon, by hand) or grabcut (its true box, then the standard "
+                   "clicker's clicks until mask IoU >= 0.85, at most 20 actions, the box being action 1; if never "
+                   "reached, the polygon too). Prints NoC@85 and NoC@90: the mean actions until IoU >= 0.85 / "
+                   "0.90, the box counting as action 1, 20 when never")
+    p.add_argument("--no-model", action="store_true", help="no model and no training: every instance "
+                   "by hand, or with --assist")
+    p.add_argument("--start-with", type=int, metavar="K", help="images labeled by hand first (default 10)")
+    p.add_argument("--retrain-every", type=int, metavar="N", help="a round after every N images (default 10)")
     p.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N images")
     p.add_argument("--project", default=None, metavar="DIR", help="keep the simulated projects here "
                    "(default: a temporary folder, removed afterwards)")
     p.add_argument("--keep", action="store_true", help="keep the temporary folder")
     _model_options(p)
     p.add_argument("--budget", metavar="STEPS|90s|5m", help="per round (default 200 steps)")
-    p.add_argument("--batch", type=int, default=2, metavar="N", help="images per training step")
+    p.add_argument("--batch", type=int, metavar="N", help="images per training step (default 2)")
     p.add_argument("--lr", type=float, default=None)
-    p.add_argument("--score-threshold", type=float, default=0.5, metavar="S",
-                   help="suggestions shown to the simulated person")
+    p.add_argument("--score-threshold", type=float, metavar="S", help="suggestions shown to the simulated "
+                   "person (default 0.5)")
     p.add_argument("--offline", action="store_true", help="never try to download COCO weights")
     p.set_defaults(func=cmd_simulate)
 
