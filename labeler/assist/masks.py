@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from .. import geometry
@@ -42,6 +43,15 @@ class CropMask:
         return out
 
 
+def has_holes(mask: np.ndarray) -> bool:
+    """A background region of more than one pixel that the mask encloses (one-pixel holes
+    are not holes: geometry.mask_to_polygons drops them)."""
+    outside = np.pad((np.asarray(mask) == 0).astype(np.uint8), 1, constant_values=1)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(outside, connectivity=4)
+    border = labels[0, 0]
+    return any(k != border and stats[k, cv2.CC_STAT_AREA] > 1 for k in range(1, count))
+
+
 def mask_to_shape(mask: CropMask | np.ndarray,
                   tolerance: float = POLYGON_TOLERANCE) -> Polygons | MaskRLE | None:
     """An assisted mask as an instance shape: polygons (simplified at `tolerance` px) when
@@ -51,6 +61,8 @@ def mask_to_shape(mask: CropMask | np.ndarray,
         mask = CropMask(np.asarray(mask, np.uint8), 0, 0, tuple(mask.shape[:2]))
     if not mask.mask.any():
         return None
+    if has_holes(mask.mask):  # straight to RLE: tracing thousands of holes only to learn that is slow
+        return geometry.mask_to_rle(mask.full())
     polygons = geometry.mask_to_polygons(mask.mask, tolerance=tolerance)
     if polygons is None:
         return None
