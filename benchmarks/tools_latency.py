@@ -311,7 +311,7 @@ def grabcut(b: Bench, w: int, h: int) -> None:
     b.step("grabcut", "Shift+click outside (removes)", lambda: b.click((x0 + 5, y0 + 5), SHIFT), settled)
     b.step("grabcut", "Backspace (drops that click)", lambda: QTest.keyClick(b.canvas, Qt.Key.Key_Backspace),
            settled)
-    b.step("grabcut", "Enter (traced and stored on the GUI thread)", b.window.do_accept_suggestion,
+    b.step("grabcut", "Enter (traced on the worker, stored)", b.window.do_accept_suggestion,
            lambda: b.stored() > n)
 
 

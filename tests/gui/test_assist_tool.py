@@ -7,6 +7,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+from PySide6.QtWidgets import QApplication
 
 from labeler.core.entities import Polygons
 from labeler.formats import find_images, scan_images
@@ -87,6 +88,7 @@ def test_box_then_clicks_then_enter_keeps_an_assisted_label(photo_project, open_
     assert np.array_equal(tool.mask.full(), box_only) and window.canvas.assist_preview.clicks == []
 
     me.key(K.Key_Return)
+    qtbot.waitUntil(lambda: tool.run is None)  # traced on the worker, then stored
     (label,) = stored(window)[0]
     assert str(label.provenance) == "assisted grabcut"
     assert isinstance(label.shape, Polygons)  # no holes: an editable polygon
@@ -125,6 +127,42 @@ def test_the_effort_meter_counts_the_box_and_the_clicks(photo_project, open_wind
     me.click(210, 120, SHIFT)
     qtbot.waitUntil(lambda: settled(tool))
     me.key(K.Key_Return)
+    qtbot.waitUntil(lambda: tool.run is None)
     with ProjectStore.open(photo_project) as store:
         (vertices,) = store.db.execute("SELECT SUM(vertices) FROM effort").fetchone()
     assert vertices == 2  # the box and one click
+
+
+def test_an_answer_for_a_box_drawn_over_never_shows(photo_project, open_window, person, qtbot, monkeypatch):
+    """A second box drawn while the first is still being segmented: the first box's late
+    answer is dropped (it carries the same request number as the second's)."""
+    import threading
+
+    from labeler.assist.grabcut import GrabCutSegmenter
+    from labeler.gui.canvas import assist_tool
+
+    hold, calls, finished = threading.Event(), [], []
+
+    class Slow(GrabCutSegmenter):
+        def start(self, image, box):
+            calls.append(box)
+            if len(calls) == 1:
+                hold.wait(30)  # the first box answers only after the second has
+            mask = super().start(image, box)
+            finished.append(box)
+            return mask
+
+    monkeypatch.setattr(assist_tool, "GrabCutSegmenter", Slow)
+    window = open_window(photo_project)
+    qtbot.waitUntil(lambda: window.canvas.pixels() is not None)
+    me = person(window)
+    me.key(K.Key_M)
+    tool = window.canvas.tool
+    me.drag([(185, 95), (230, 145)])  # around the bar: held
+    me.drag([(52, 62), (168, 178)])  # redrawn around the disk
+    qtbot.waitUntil(lambda: tool.mask is not None)
+    disk = tool.mask.full()
+    hold.set()
+    qtbot.waitUntil(lambda: len(finished) == 2)  # the held box is segmented now...
+    QApplication.processEvents()  # ...and its answer delivered: it must change nothing
+    assert np.array_equal(tool.mask.full(), disk) and iou(mask_to_rle(disk), truth("disk")) > 0.9

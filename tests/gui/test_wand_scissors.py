@@ -20,7 +20,8 @@ from labeler.formats import find_images, scan_images
 from labeler.formats.common import add_image_files
 from labeler.geometry import mask_iou, mask_to_rle
 from labeler.gui.canvas.scissors_tool import ScissorsTool
-from labeler.gui.canvas.wand_tool import DEFAULT_TOLERANCE, FILL_ALPHA, WandTool
+from labeler.gui.canvas.assist_tool import FILL_ALPHA
+from labeler.gui.canvas.wand_tool import DEFAULT_TOLERANCE, WandTool
 from labeler.store import ProjectStore
 
 from .test_window import CTRL, SHIFT, K, stored

@@ -14,6 +14,8 @@ series of clicks shows the mask of the last. The kept mask becomes an ordinary i
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial
 
 import cv2
 import numpy as np
@@ -32,8 +34,42 @@ CONTEXT = 1.0  # the crop handed to GrabCut reaches this many box sizes beyond t
 HINT = "Assist: click adds, right or Shift+click removes, Backspace undoes, Enter keeps, Esc drops"
 
 
+FILL_ALPHA = 0.45  # the working mask's tint
+
+
+@dataclass(frozen=True)
+class Picture:
+    """A working mask as drawn: `image` shows `pixels` (kept here: the QImage does not own
+    them) over `rect` of the image."""
+
+    image: QImage
+    rect: QRectF
+    pixels: np.ndarray
+
+
+def tint(mask: CropMask | None, rgb: tuple[int, int, int]) -> Picture | None:
+    """The mask as a picture: tinted inside, its edge in full colour. Made on the worker: a
+    QImage (unlike a pixmap) may be, and OpenCV does the pixel work without holding Python's
+    lock, so the GUI thread is not kept waiting (numpy indexing held it 15-25 ms on a 12 MP
+    image). Outside the crop counts as outside, so the edge is drawn along the crop's border too."""
+    if mask is None or not mask.mask.size or not mask.mask.any():
+        return None
+    m = mask.mask
+    inner = cv2.erode(m, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    index = cv2.add(m, cv2.subtract(m, inner))  # 0 outside, 1 inside, 2 on the edge
+    r, g, b = rgb
+    lut = np.zeros((1, 256, 4), np.uint8)  # premultiplied ARGB32 is B, G, R, A in memory (little-endian)
+    lut[0, 1] = (round(b * FILL_ALPHA), round(g * FILL_ALPHA), round(r * FILL_ALPHA), round(255 * FILL_ALPHA))
+    lut[0, 2] = (b, g, r, 255)
+    pixels = cv2.LUT(cv2.merge((index, index, index, index)), lut)
+    h, w = m.shape
+    image = QImage(pixels.data, w, h, 4 * w, QImage.Format.Format_ARGB32_Premultiplied)
+    return Picture(image, QRectF(mask.x, mask.y, w, h), pixels)
+
+
 class _Relay(QObject):
-    done = Signal(int, object, str)  # request number, CropMask | None, error ("" if none)
+    done = Signal(int, object, object, str)  # request number, CropMask | None, Picture | None, error
+    traced = Signal(object, str)  # the kept mask as a shape (Polygons | MaskRLE | None), error
 
 
 class AssistRun:
@@ -41,6 +77,7 @@ class AssistRun:
     image (gray converted to BGR there, so a huge gray image is never converted whole)."""
 
     def __init__(self, pixels: np.ndarray, box: tuple[float, float, float, float], on_done) -> None:
+        """`on_done(run, number, mask, picture, error)` on the GUI thread for every answer."""
         h, w = pixels.shape[:2]
         x0, y0, x1, y1 = box
         reach = CONTEXT * max(x1 - x0, y1 - y0) + 16
@@ -57,50 +94,70 @@ class AssistRun:
         self._segmenter = GrabCutSegmenter()
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="labeler-assist")
         self._relay = _Relay()
-        self._relay.done.connect(on_done)
+        self._relay.done.connect(partial(on_done, self))  # bound to this run: a dropped run's answers are known
+        self.on_traced = None  # set by trace()
         self.asked = 0  # requests sent; an answer is current when its number is this
 
-    def _ask(self, job) -> int:
+    def _ask(self, job, rgb: tuple[int, int, int]) -> int:
         self.asked += 1
         number = self.asked
-        self._pool.submit(self._run, number, job)
+        self._pool.submit(self._run, number, job, rgb)
         return number
 
-    def _run(self, number: int, job) -> None:  # on the worker thread
+    def _run(self, number: int, job, rgb) -> None:  # on the worker thread
+        picture = None
         try:
             mask, error = self._to_image(job()), ""
+            picture = tint(mask, rgb)
         except Exception as exc:  # noqa: BLE001 - reported in the window, the tool stays usable
             mask, error = None, f"{type(exc).__name__}: {exc}"
         try:
-            self._relay.done.emit(number, mask, error)
+            self._relay.done.emit(number, mask, picture, error)
         except RuntimeError:  # the window is gone
             pass
 
     def _to_image(self, mask: CropMask) -> CropMask:
         return CropMask(mask.mask, mask.x + self.ox, mask.y + self.oy, self.image_size)
 
-    def start(self) -> int:
+    def start(self, rgb) -> int:
         x0, y0, x1, y1 = self.box
         box = (x0 - self.ox, y0 - self.oy, x1 - self.ox, y1 - self.oy)
-        return self._ask(lambda: self._segmenter.start(self._crop, box))
+        return self._ask(lambda: self._segmenter.start(self._crop, box), rgb)
 
-    def click(self, x: float, y: float, positive: bool) -> int:
-        return self._ask(lambda: self._segmenter.add_click(x - self.ox, y - self.oy, positive))
+    def click(self, x: float, y: float, positive: bool, rgb) -> int:
+        return self._ask(lambda: self._segmenter.add_click(x - self.ox, y - self.oy, positive), rgb)
 
-    def undo(self) -> int:
-        return self._ask(self._segmenter.undo_click)
+    def undo(self, rgb) -> int:
+        return self._ask(self._segmenter.undo_click, rgb)
+
+    def trace(self, on_traced) -> None:
+        """The current mask as an instance shape, made on the worker (tracing a large mask
+        takes tens of milliseconds); `on_traced(run, shape, error)` on the GUI thread."""
+        self._relay.traced.connect(partial(on_traced, self))
+        self._pool.submit(self._trace)
+
+    def _trace(self) -> None:  # on the worker thread
+        try:
+            shape, error = mask_to_shape(self._to_image(self._segmenter.mask)), ""
+        except Exception as exc:  # noqa: BLE001
+            shape, error = None, f"{type(exc).__name__}: {exc}"
+        try:
+            self._relay.traced.emit(shape, error)
+        except RuntimeError:
+            pass
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 
 class AssistPreview(QGraphicsItem):
-    """The mask being made (tinted, with its edge) and the clicks (green adds, red removes)."""
+    """The mask being made (a Picture the worker made: tinted, with its edge), the box it
+    came from and the clicks (green adds, red removes). Painting only: nothing here grows
+    with the mask's size on the GUI thread."""
 
     def __init__(self) -> None:
         super().__init__()
-        self._image: QImage | None = None
-        self._rect = QRectF()
+        self.picture: Picture | None = None
         self._box = QRectF()
         self.clicks: list[tuple[QPointF, bool]] = []
         self._scale = 1.0
@@ -110,37 +167,36 @@ class AssistPreview(QGraphicsItem):
         self.prepareGeometryChange()
         self._scale = max(scale, 1e-6)
 
-    def show(self, box: QRectF, mask: CropMask | None, color: QColor) -> None:
+    def show_picture(self, picture: Picture | None) -> None:
+        self.prepareGeometryChange()
+        self.picture = picture
+        self.update()
+
+    def set_box(self, box: QRectF) -> None:
         self.prepareGeometryChange()
         self._box = box
-        if mask is not None and mask.mask.size:
-            edge = mask.mask - cv2.erode(mask.mask, np.ones((3, 3), np.uint8))
-            rgba = np.zeros(mask.mask.shape + (4,), np.uint8)
-            a = 0.45
-            rgba[mask.mask > 0] = (round(color.blue() * a), round(color.green() * a), round(color.red() * a),
-                                   round(255 * a))
-            rgba[edge > 0] = (color.blue(), color.green(), color.red(), 255)
-            h, w = mask.mask.shape
-            self._image = QImage(rgba.data, w, h, 4 * w, QImage.Format.Format_ARGB32_Premultiplied).copy()
-            self._rect = QRectF(mask.x, mask.y, w, h)
-        else:
-            self._image, self._rect = None, QRectF()
+        self.update()
+
+    def set_clicks(self, clicks: list[tuple[QPointF, bool]]) -> None:
+        self.prepareGeometryChange()
+        self.clicks = clicks
         self.update()
 
     def clear(self) -> None:
-        self.clicks = []
-        self.show(QRectF(), None, QColor())
+        self.prepareGeometryChange()
+        self.picture, self._box, self.clicks = None, QRectF(), []
+        self.update()
 
     def boundingRect(self) -> QRectF:
         margin = 12 / self._scale
-        rect = self._rect.united(self._box)
+        rect = self._box.united(self.picture.rect) if self.picture is not None else QRectF(self._box)
         for point, _ in self.clicks:
             rect = rect.united(QRectF(point, point))
         return rect.adjusted(-margin, -margin, margin, margin)
 
     def paint(self, painter: QPainter, option, widget=None) -> None:
-        if self._image is not None:
-            painter.drawImage(self._rect, self._image)
+        if self.picture is not None:
+            painter.drawImage(self.picture.rect, self.picture.image)
         if not self._box.isEmpty():
             pen = QPen(QColor("white"), 1.0, Qt.PenStyle.DashLine)
             pen.setCosmetic(True)
@@ -166,6 +222,7 @@ class AssistTool(RectangleTool):
         self.mask: CropMask | None = None  # the newest answer
         self.error = ""
         self._answered = 0  # the newest request number answered
+        self._keeping: tuple[int, int, int] | None = None  # Enter pressed: (image id, class id, gestures)
         self._press: QPointF | None = None
         self._press_button = Qt.MouseButton.LeftButton
         self._press_modifiers = Qt.KeyboardModifier.NoModifier
@@ -230,51 +287,59 @@ class AssistTool(RectangleTool):
         self._drop_run()
         self.run = AssistRun(pixels, box, self._on_done)
         self._answered = 0
-        self.preview_item.clicks = []
-        self._show()
-        self.run.start()
+        self.preview_item.clear()
+        self.preview_item.set_box(QRectF(QPointF(*box[:2]), QPointF(*box[2:])))
+        self.run.start(self._rgb())
         self.host.hint("Assisted mask: working...")
 
     def click(self, x: float, y: float, positive: bool) -> None:
         w, h = self.host.image_size()
         if self.run is None or not (0 <= x < w and 0 <= y < h):
             return
-        self.preview_item.clicks.append((QPointF(x, y), positive))
-        self._show()
-        self.run.click(x, y, positive)
+        self.preview_item.set_clicks(self.preview_item.clicks + [(QPointF(x, y), positive)])
+        self.run.click(x, y, positive, self._rgb())
 
     def undo(self) -> bool:
         """Backspace or Ctrl+Z: drop the last click (True if there was one)."""
         if self.run is None or not self.preview_item.clicks:
             return False
-        self.preview_item.clicks.pop()
-        self._show()
-        self.run.undo()
+        self.preview_item.set_clicks(self.preview_item.clicks[:-1])
+        self.run.undo(self._rgb())
         return True
 
     def keep(self) -> bool:
-        """Enter: the mask becomes a label."""
+        """Enter: the mask becomes a label (traced on the worker, then stored)."""
         if self.run is None:
             return False
-        if self.working:
+        if self.working or self._keeping is not None:
             self.session.message.emit("Still working on the last click; press Enter again in a moment")
             return True
-        shape = mask_to_shape(self.mask) if self.mask is not None else None
-        category_id = self._category_for_new()
-        image = self.session.image
-        gestures = 1 + len(self.preview_item.clicks)  # the box and every click
-        if shape is None:
+        if self.mask is None or not self.mask.area:
             self.session.message.emit("The mask is empty: click inside the object, or Esc to drop it")
             return True
+        category_id = self._category_for_new()
+        image = self.session.image
         if category_id is None or image is None:
             return True
+        self._keeping = (image.id, category_id, 1 + len(self.preview_item.clicks))  # the box and every click
+        self.host.hint("Assisted mask: keeping...")
+        self.run.trace(self._on_traced)
+        return True
+
+    def _on_traced(self, run: AssistRun, shape, error: str) -> None:
+        keeping, self._keeping = self._keeping, None
+        if run is not self.run or keeping is None:
+            return  # dropped meanwhile (Esc, another image)
+        image_id, category_id, gestures = keeping
+        if shape is None or self.session.image is None or self.session.image.id != image_id:
+            self.session.message.emit(f"Assisted mask not kept: {error or 'the mask is empty'}")
+            return
         self.cancel()
         command = self.session.push(commands.add_instance(
-            Instance(None, image.id, category_id, shape, provenance=Provenance.assisted("grabcut")),  # type: ignore[arg-type]
+            Instance(None, image_id, category_id, shape, provenance=Provenance.assisted("grabcut")),
             "Assisted mask", gestures=gestures))
         if command is not None:
             self.session.select([command.changes[0][1].id], on_purpose=False)  # type: ignore[union-attr]
-        return True
 
     def key(self, key: int, modifiers) -> bool:
         if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
@@ -296,20 +361,20 @@ class AssistTool(RectangleTool):
     def _drop_run(self) -> None:
         if self.run is not None:
             self.run.close()
-        self.run, self.mask, self.error = None, None, ""
+        self.run, self.mask, self.error, self._keeping = None, None, "", None
 
-    def _on_done(self, number: int, mask: CropMask | None, error: str) -> None:
-        if self.run is None or number > self.run.asked:
-            return
+    def _on_done(self, run: AssistRun, number: int, mask: CropMask | None, picture, error: str) -> None:
+        if run is not self.run:
+            return  # the answer of a box dropped since
         self._answered = max(self._answered, number)
-        if number < self.run.asked:
+        if number < run.asked:
             return  # a newer request is on its way: show that one
         self.mask, self.error = mask, error
         if error:
             self.session.message.emit(f"Assisted mask: {error}")
-        self._show()
+        self.preview_item.show_picture(picture)
         self.host.hint(HINT)
 
-    def _show(self) -> None:
-        box = QRectF(QPointF(*self.run.box[:2]), QPointF(*self.run.box[2:])) if self.run is not None else QRectF()
-        self.preview_item.show(box, self.mask, self.host.category_color(self.session.current_category_id))
+    def _rgb(self) -> tuple[int, int, int]:
+        color = self.host.category_color(self.session.current_category_id)
+        return color.red(), color.green(), color.blue()

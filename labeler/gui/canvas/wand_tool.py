@@ -22,22 +22,19 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from functools import partial
 
-import cv2
 import numpy as np
-from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QImage
+from PySide6.QtCore import QObject, QPointF, Qt, Signal
 
 from ...assist.masks import CropMask, mask_to_shape
 from ...assist.wand import combine, magic_wand
 from ...core import commands
 from ...core.entities import Instance, Provenance
-from .assist_tool import AssistPreview
+from .assist_tool import AssistPreview, Picture, tint
 from .tools import CanvasEvent, Tool
 
 DEFAULT_TOLERANCE = 20  # largest difference per channel (0-255) from the clicked colour
 MAX_TOLERANCE = 255
 WHEEL_STEP = 2.0  # tolerance per wheel notch (120 units of angle delta)
-FILL_ALPHA = 0.45  # the working mask's tint, as the assisted mask tool draws it
 HINT = "Tolerance {t} (Ctrl+wheel). Shift+click adds, Alt+click removes, Enter keeps"  # fits the status bar
 
 
@@ -49,59 +46,6 @@ class Step:
     x: float
     y: float
     tolerance: int
-
-
-@dataclass(frozen=True)
-class Picture:
-    """The working mask as drawn: `image` shows `pixels` (kept here: the QImage does not own
-    them) over `rect` of the image."""
-
-    image: QImage
-    rect: QRectF
-    pixels: np.ndarray
-
-
-def tint(mask: CropMask | None, rgb: tuple[int, int, int]) -> Picture | None:
-    """The mask as a picture: tinted inside, its edge in full colour. Made on the worker: a
-    QImage (unlike a pixmap) may be, and OpenCV does the pixel work without holding Python's
-    lock, so the GUI thread is not kept waiting for it (numpy indexing held it ~15 ms on a
-    4-megapixel region)."""
-    if mask is None or not mask.mask.size or not mask.mask.any():
-        return None
-    m = mask.mask
-    inner = cv2.erode(m, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=0)
-    index = cv2.add(m, cv2.subtract(m, inner))  # 0 outside, 1 inside, 2 on the edge
-    r, g, b = rgb
-    lut = np.zeros((1, 256, 4), np.uint8)  # premultiplied ARGB32 is B, G, R, A in memory (little-endian)
-    lut[0, 1] = (round(b * FILL_ALPHA), round(g * FILL_ALPHA), round(r * FILL_ALPHA), round(255 * FILL_ALPHA))
-    lut[0, 2] = (b, g, r, 255)
-    pixels = cv2.LUT(cv2.merge((index, index, index, index)), lut)
-    h, w = m.shape
-    image = QImage(pixels.data, w, h, 4 * w, QImage.Format.Format_ARGB32_Premultiplied)
-    return Picture(image, QRectF(mask.x, mask.y, w, h), pixels)
-
-
-class WandPreview(AssistPreview):
-    """The assisted mask tool's preview (tinted mask, edge, click markers), fed with a
-    picture made on the worker: AssistPreview.show tints on the GUI thread, which costs
-    0.1-0.3 s for a whole-image region of a 12 MP photo."""
-
-    picture: Picture | None = None
-
-    def show_picture(self, picture: Picture | None) -> None:
-        self.prepareGeometryChange()
-        self.picture = picture
-        self._image, self._rect = (picture.image, picture.rect) if picture is not None else (None, QRectF())
-        self.update()
-
-    def clear(self) -> None:
-        self.picture = None
-        super().clear()
-
-    def set_clicks(self, clicks: list[tuple[QPointF, bool]]) -> None:
-        self.prepareGeometryChange()
-        self.clicks = clicks
-        self.update()
 
 
 class _Relay(QObject):
@@ -220,7 +164,7 @@ class WandTool(Tool):
         self._answered = 0
         self._keeping: set[WandRun] = set()  # kept masks still being traced
         self._wheel_rest = 0.0
-        self.preview_item = WandPreview()
+        self.preview_item = AssistPreview()
         host.scene().addItem(self.preview_item)
         self.preview_item.setZValue(host.assist_preview.zValue())
         self.preview_item.set_view_scale(host.scale)
