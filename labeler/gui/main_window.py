@@ -29,7 +29,7 @@ from .settings import settings
 from .widgets.category_panel import CategoryPanel
 from .widgets.image_browser import ImageBrowser
 from .widgets.instance_list import InstanceList
-from .widgets.learning_curve import LearningPanel
+from .widgets.learning_panel import LearningPanel
 from .widgets.messages import MessageLog, StatusBar
 from .widgets.shortcut_sheet import ShortcutSheet
 

@@ -12,7 +12,8 @@ from PySide6.QtWidgets import QInputDialog
 
 from labeler.gui import effort as effort_module
 from labeler.gui.model_controller import round_message
-from labeler.gui.widgets.learning_curve import FAILED_COLOR, MASK_COLOR, LearningPanel
+from labeler.gui.widgets.learning_curve import FAILED_COLOR, MASK_COLOR
+from labeler.gui.widgets.learning_panel import LearningPanel
 from labeler.store import ProjectStore
 from labeler.store.effort import effort_summary
 from labeler.store.proposals import Suggestion, store_suggestions

@@ -25,8 +25,6 @@ from PySide6.QtWidgets import QGraphicsItem
 
 from ...assist.grabcut import GrabCutSegmenter
 from ...assist.masks import CropMask, mask_to_shape
-from ...core import commands
-from ...core.entities import Instance, Provenance
 from .tools import CanvasEvent, RectangleTool
 
 CLICK_MOVE = 3.0  # screen pixels: a press that moves less than this is a click, not a new box
@@ -335,11 +333,7 @@ class AssistTool(RectangleTool):
             self.session.message.emit(f"Assisted mask not kept: {error or 'the mask is empty'}")
             return
         self.cancel()
-        command = self.session.push(commands.add_instance(
-            Instance(None, image_id, category_id, shape, provenance=Provenance.assisted("grabcut")),
-            "Assisted mask", gestures=gestures))
-        if command is not None:
-            self.session.select([command.changes[0][1].id], on_purpose=False)  # type: ignore[union-attr]
+        self._add_assisted(image_id, category_id, shape, "grabcut", "Assisted mask", gestures)
 
     def key(self, key: int, modifiers) -> bool:
         if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
@@ -375,6 +369,3 @@ class AssistTool(RectangleTool):
         self.preview_item.show_picture(picture)
         self.host.hint(HINT)
 
-    def _rgb(self) -> tuple[int, int, int]:
-        color = self.host.category_color(self.session.current_category_id)
-        return color.red(), color.green(), color.blue()

@@ -27,8 +27,7 @@ from PySide6.QtCore import QObject, QPointF, Qt, Signal
 from PySide6.QtGui import QPainterPath, QPolygonF
 
 from ...assist.scissors import Scissors
-from ...core import commands
-from ...core.entities import Instance, Polygons, Provenance
+from ...core.entities import Polygons
 from ...geometry import from_shapely, simplify, to_shapely
 from .tools import CLOSE_DISTANCE, CanvasEvent, Tool
 
@@ -286,11 +285,7 @@ class ScissorsTool(Tool):
         if error or shape is None:
             self.session.message.emit(f"Scissors: {error}" if error else "That polygon has no area; nothing added")
             return
-        command = self.session.push(commands.add_instance(
-            Instance(None, image_id, category_id, shape, provenance=Provenance.assisted("scissors")),
-            "Intelligent scissors", gestures=gestures))
-        if command is not None and self.session.image is not None and self.session.image.id == image_id:
-            self.session.select([command.changes[0][1].id], on_purpose=False)  # type: ignore[union-attr]
+        self._add_assisted(image_id, category_id, shape, "scissors", "Intelligent scissors", gestures)
         if self.run is None:
             self.host.hint("")
 

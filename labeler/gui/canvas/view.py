@@ -20,7 +20,8 @@ from .items import LabelTags, PreviewItem, SelectionItem
 from .shape_layer import ShapeLayer
 from .assist_tool import AssistPreview, AssistTool
 from .scissors_tool import ScissorsTool
-from .tools import BrushTool, CanvasEvent, EditTool, PolygonTool, PromptTool, RectangleTool, Tool
+from .edit_tool import EditTool
+from .tools import BrushTool, CanvasEvent, PolygonTool, PromptTool, RectangleTool, Tool
 from .wand_tool import WandTool
 
 MAX_ZOOM = 64.0  # screen pixels per image pixel

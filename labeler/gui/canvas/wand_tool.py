@@ -27,8 +27,6 @@ from PySide6.QtCore import QObject, QPointF, Qt, Signal
 
 from ...assist.masks import CropMask, mask_to_shape
 from ...assist.wand import combine, magic_wand
-from ...core import commands
-from ...core.entities import Instance, Provenance
 from .assist_tool import AssistPreview, Picture, tint
 from .tools import CanvasEvent, Tool
 
@@ -312,17 +310,10 @@ class WandTool(Tool):
         if error or shape is None:
             self.session.message.emit(f"Wand: {error}" if error else "The wand's mask is empty; nothing kept")
             return
-        command = self.session.push(commands.add_instance(
-            Instance(None, image_id, category_id, shape, provenance=Provenance.assisted("wand")),
-            "Magic wand", gestures=gestures))
-        if command is not None and self.session.image is not None and self.session.image.id == image_id:
-            self.session.select([command.changes[0][1].id], on_purpose=False)  # type: ignore[union-attr]
+        self._add_assisted(image_id, category_id, shape, "wand", "Magic wand", gestures)
         if self.run is None:
             self.host.hint("")
 
-    def _rgb(self) -> tuple[int, int, int]:
-        color = self.host.category_color(self.session.current_category_id)
-        return color.red(), color.green(), color.blue()
 
     def _recolor(self) -> None:
         if self.run is not None:
