@@ -48,7 +48,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("tool_scissors", "Intelligent scissors: a polygon whose segments follow edges", ("S",),
                "Tools", checkable=True, toolbar="Scissors"),
     ActionSpec("tool_prompt", "Model box prompt: the trained model segments the box you drag", ("Shift+M",),
-               "Tools", checkable=True, toolbar="Model box"),
+               "Tools", checkable=True),  # not on the toolbar: it needs trained weights, Shift+M or the menu
     ActionSpec("brush_smaller", "Smaller brush", ("[",), "Tools"),
     ActionSpec("brush_bigger", "Bigger brush", ("]",), "Tools"),
     ActionSpec("accept_suggestion", "Accept the selected suggestion", ("Return", "Enter"), "Model"),

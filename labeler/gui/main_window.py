@@ -155,7 +155,7 @@ class MainWindow(QMainWindow):
         slider = QSlider(Qt.Orientation.Horizontal)
         slider.setRange(low, high)
         slider.setValue(value)
-        slider.setFixedWidth(110)
+        slider.setFixedWidth(90)
         slider.setToolTip(tip)
         slider.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         return slider
