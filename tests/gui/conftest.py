@@ -41,6 +41,27 @@ def make_project(root: Path, sizes=((400, 300), (320, 240), (360, 280))) -> Path
     return project
 
 
+def make_photo_project(root: Path, image, classes=("thing", "other")) -> Path:
+    """A project of one photo (a BGR numpy array), for the assisted tools."""
+    import cv2
+
+    images = root / "images"
+    images.mkdir()
+    cv2.imwrite(str(images / "photo.png"), image)
+    project = root / "project"
+    with ProjectStore.create(project, images, list(classes)) as store:
+        infos, _ = scan_images(find_images(images))
+        add_image_files(store, infos)
+    return project
+
+
+def mask_iou_with(shape, mask) -> float:
+    """Mask IoU of an instance shape with a 0/1 numpy mask of the whole image."""
+    from labeler.geometry import mask_iou, mask_to_rle
+
+    return float(mask_iou([shape], [mask_to_rle(mask)], *mask.shape)[0, 0])
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     return make_project(tmp_path)

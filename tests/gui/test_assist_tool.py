@@ -10,11 +10,10 @@ import pytest
 from PySide6.QtWidgets import QApplication
 
 from labeler.core.entities import Polygons
-from labeler.formats import find_images, scan_images
-from labeler.formats.common import add_image_files
-from labeler.geometry import mask_iou, mask_to_rle
+from labeler.geometry import mask_to_rle
 from labeler.store import ProjectStore
 
+from .conftest import make_photo_project, mask_iou_with
 from .test_window import CTRL, SHIFT, K, stored
 
 W, H = 320, 240
@@ -41,18 +40,7 @@ def truth(which: str) -> np.ndarray:
 
 @pytest.fixture
 def photo_project(tmp_path):
-    images = tmp_path / "images"
-    images.mkdir()
-    cv2.imwrite(str(images / "photo.png"), scene())
-    project = tmp_path / "project"
-    with ProjectStore.create(project, images, ["ball", "bar"]) as store:
-        infos, _ = scan_images(find_images(images))
-        add_image_files(store, infos)
-    return project
-
-
-def iou(shape, mask: np.ndarray) -> float:
-    return float(mask_iou([shape], [mask_to_rle(mask)], H, W)[0, 0])
+    return make_photo_project(tmp_path, scene(), ("ball", "bar"))
 
 
 def settled(tool) -> bool:
@@ -70,7 +58,7 @@ def test_box_then_clicks_then_enter_keeps_an_assisted_label(photo_project, open_
     qtbot.waitUntil(lambda: settled(tool))
     assert tool.mask is not None
     box_only = tool.mask.full()
-    assert iou(mask_to_rle(box_only), truth("disk")) > 0.9
+    assert mask_iou_with(mask_to_rle(box_only), truth("disk")) > 0.9
 
     me.click(110, 120, SHIFT)  # remove the middle of it...
     assert len(window.canvas.assist_preview.clicks) == 1  # shown at once, before the answer
@@ -92,7 +80,7 @@ def test_box_then_clicks_then_enter_keeps_an_assisted_label(photo_project, open_
     (label,) = stored(window)[0]
     assert str(label.provenance) == "assisted grabcut"
     assert isinstance(label.shape, Polygons)  # no holes: an editable polygon
-    assert iou(label.shape, truth("disk")) > 0.9
+    assert mask_iou_with(label.shape, truth("disk")) > 0.9
     assert tool.run is None and window.canvas.assist_preview.clicks == []
     me.key(K.Key_Z, CTRL)  # now Ctrl+Z undoes the label itself
     assert stored(window)[0] == []
@@ -165,4 +153,4 @@ def test_an_answer_for_a_box_drawn_over_never_shows(photo_project, open_window, 
     hold.set()
     qtbot.waitUntil(lambda: len(finished) == 2)  # the held box is segmented now...
     QApplication.processEvents()  # ...and its answer delivered: it must change nothing
-    assert np.array_equal(tool.mask.full(), disk) and iou(mask_to_rle(disk), truth("disk")) > 0.9
+    assert np.array_equal(tool.mask.full(), disk) and mask_iou_with(mask_to_rle(disk), truth("disk")) > 0.9

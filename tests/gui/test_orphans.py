@@ -5,8 +5,6 @@ once it has ended."""
 
 from __future__ import annotations
 
-import os
-import signal
 import sys
 
 import psutil
@@ -17,7 +15,7 @@ from labeler.ml.synthetic import make_shapes_project
 from labeler.store import ProjectStore
 from labeler.store.training import versions
 from tests.workers.conftest import tiny_config
-from tests.workers.processes import describe, first_line, holder, kill_all, python, still_running
+from tests.workers.processes import describe, first_line, holder, kill_all, kill_and_watch, python
 
 from .test_training_loop import tiny_trainer
 from .test_window import CTRL, K
@@ -64,11 +62,8 @@ def test_sigkill_of_the_window_leaves_no_worker_and_the_next_window_trains(tmp_p
     try:
         worker_pid, trainer_pid, ready, training = first_line(window_process).split()
         assert (ready, training) == ("True", "True"), "the window's workers did not get going"
-        ours = psutil.Process(window_process.pid).children(recursive=True)
+        ours, left = kill_and_watch(window_process, deadline_s=10)
         assert {int(worker_pid), int(trainer_pid)} <= {p.pid for p in ours}
-        os.kill(window_process.pid, signal.SIGKILL)
-        window_process.wait(timeout=30)
-        left = still_running(ours, deadline_s=10)
         assert not left, f"still running 10 s after the window died: {describe(left)}"
     finally:
         window_process.kill()

@@ -16,11 +16,9 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtTest import QTest
 
 from labeler.core.entities import MaskRLE, Polygons
-from labeler.formats import find_images, scan_images
-from labeler.formats.common import add_image_files
-from labeler.geometry import mask_iou, mask_to_rle
 from labeler.gui.canvas.scissors_tool import ScissorsTool
 from labeler.gui.canvas.assist_tool import FILL_ALPHA
+from tests.gui.conftest import make_photo_project, mask_iou_with
 from labeler.gui.canvas.wand_tool import DEFAULT_TOLERANCE, WandTool
 from labeler.store import ProjectStore
 
@@ -94,21 +92,6 @@ def scissors_truth() -> np.ndarray:
     return mask
 
 
-def make_photo_project(root, image: np.ndarray):
-    images = root / "images"
-    images.mkdir()
-    cv2.imwrite(str(images / "photo.png"), image)
-    project = root / "project"
-    with ProjectStore.create(project, images, ["thing", "other"]) as store:
-        infos, _ = scan_images(find_images(images))
-        add_image_files(store, infos)
-    return project
-
-
-def iou(shape, mask: np.ndarray) -> float:
-    return float(mask_iou([shape], [mask_to_rle(mask)], H, W)[0, 0])
-
-
 def effort_vertices(project) -> int:
     with ProjectStore.open(project) as store:
         (vertices,) = store.db.execute("SELECT SUM(vertices) FROM effort").fetchone()
@@ -167,7 +150,7 @@ def test_wand_click_shift_adds_alt_subtracts_backspace_and_enter_keeps(wand_proj
     (label,) = stored(window)[0]
     assert str(label.provenance) == "assisted wand"
     assert isinstance(label.shape, Polygons) and len(label.shape.parts) == 2  # no holes: a polygon
-    assert iou(label.shape, square | disk) > 0.98
+    assert mask_iou_with(label.shape, square | disk) > 0.98
     assert tool.run is None and tool.preview_item.clicks == []
     assert window.session.selection == (label.id,)
     assert effort_vertices(wand_project) == 2  # the two clicks that are left
@@ -267,7 +250,7 @@ def test_a_wand_region_with_a_hole_is_kept_as_a_mask(wand_project, open_window, 
     qtbot.waitUntil(lambda: not tool.working)
     (label,) = stored(window)[0]
     assert isinstance(label.shape, MaskRLE) and str(label.provenance) == "assisted wand"
-    assert iou(label.shape, wand_truth("ring")) == 1.0
+    assert mask_iou_with(label.shape, wand_truth("ring")) == 1.0
     assert effort_vertices(wand_project) == 1
 
 
@@ -299,7 +282,7 @@ def test_scissors_trace_the_shape_with_four_clicks_and_the_first_vertex_closes(s
     tool = with_tool(window, qtbot, ScissorsTool)
     me = person(window)
     truth = scissors_truth()
-    assert iou(straight_polygon(CLICKS), truth) < 0.8  # the same clicks with the polygon tool miss a lot
+    assert mask_iou_with(straight_polygon(CLICKS), truth) < 0.8  # the same clicks with the polygon tool miss a lot
 
     for x, y in CLICKS:
         me.hover(x, y)
@@ -316,7 +299,7 @@ def test_scissors_trace_the_shape_with_four_clicks_and_the_first_vertex_closes(s
     (label,) = stored(window)[0]
     assert str(label.provenance) == "assisted scissors"
     assert isinstance(label.shape, Polygons)
-    assert iou(label.shape, truth) > 0.9
+    assert mask_iou_with(label.shape, truth) > 0.9
     assert tool.run is None and window.canvas.preview.vertex_markers == 0
     assert effort_vertices(scissors_project) == 4  # its four vertices
 
@@ -364,7 +347,7 @@ def test_scissors_backspace_and_ctrl_z_drop_segments_and_enter_closes(scissors_p
     me.key(K.Key_Return)  # Enter closes it along the edge
     qtbot.waitUntil(lambda: not tool.working)
     (label,) = stored(window)[0]
-    assert iou(label.shape, scissors_truth()) > 0.9
+    assert mask_iou_with(label.shape, scissors_truth()) > 0.9
     me.key(K.Key_Z, CTRL)  # nothing being drawn: Ctrl+Z undoes the polygon
     assert stored(window)[0] == []
 

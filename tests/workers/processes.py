@@ -104,3 +104,14 @@ def kill_all(processes) -> None:
         except psutil.Error:
             pass
     psutil.wait_procs([p for p in processes if isinstance(p, psutil.Process)], timeout=10)
+
+
+def kill_and_watch(parent: subprocess.Popen, deadline_s: float) -> tuple[list[psutil.Process], list[psutil.Process]]:
+    """SIGKILL `parent` (it has said its first line); returns (its descendants as they were,
+    those still running `deadline_s` seconds later). The caller kill_all()s the first list."""
+    import signal
+
+    ours = psutil.Process(parent.pid).children(recursive=True)  # the workers, the resource tracker
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait(timeout=30)
+    return ours, still_running(ours, deadline_s=deadline_s)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import sys
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from labeler.workers.client import ProcessClient
 from labeler.workers.lock import TrainerLock, read_holder
 
 from .conftest import collect
-from .processes import describe, first_line, idle, kill_all, python, still_running
+from .processes import describe, first_line, idle, kill_all, kill_and_watch, python
 
 POSIX = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
 
@@ -60,12 +59,9 @@ def test_workers_end_when_their_parent_is_killed(shapes_project):
     try:
         worker_pid, trainer_pid, ready, training = first_line(parent).split()
         assert (ready, training) == ("True", "True"), "the workers did not get going"
-        ours = psutil.Process(parent.pid).children(recursive=True)  # the workers, the resource tracker
-        assert {int(worker_pid), int(trainer_pid)} <= {p.pid for p in ours}
         assert read_holder(shapes_project).pid == int(trainer_pid)  # the trainer holds the project
-        os.kill(parent.pid, signal.SIGKILL)
-        parent.wait(timeout=30)
-        left = still_running(ours, deadline_s=20)
+        ours, left = kill_and_watch(parent, deadline_s=20)
+        assert {int(worker_pid), int(trainer_pid)} <= {p.pid for p in ours}
         assert not left, f"still running after their parent died: {describe(left)}"
     finally:
         parent.kill()
