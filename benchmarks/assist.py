@@ -1,6 +1,6 @@
 """Assisted masks measured like the interactive-segmentation literature.
 
-    python benchmarks/assist.py [DATA_DIR] [--parts protocol,crop1mp,shape,tools]
+    python benchmarks/assist.py [DATA_DIR] [--parts protocol,crop1mp,shape,tools,sam] [--assist-model M]
                                 [--set radius=3,5,8 --set color=bgr,lab] [--subset even|odd]
 
 DATA_DIR holds images/ and masks/ with the same file stems (default
@@ -23,8 +23,11 @@ Parts: protocol (the table; every `--set NAME=V1,V2` multiplies the grid of Grab
 parameters, labeler/assist/grabcut.py GrabCutParams, one line per combination); crop1mp
 (the same protocol on each image scaled so that its crop is one megapixel: the time per
 refinement at that size); shape (polygon tolerance of the final masks); tools (magic wand
-and intelligent scissors timings on a 1 MP and a 12 MP photo). Benchmarks print; they
-never assert. Run with nothing else busy: timings are wall-clock.
+and intelligent scissors timings on a 1 MP and a 12 MP photo); sam (the same protocol with
+the assist model, `--assist-model`, when its weights are here: "box ms" is then the image
+encoder plus the first decoding, a refinement one decoding; `--assist-model
+random:sam2.1-tiny` runs it with random weights, for the times only). Benchmarks print;
+they never assert. Run with nothing else busy: timings are wall-clock.
 """
 
 from __future__ import annotations
@@ -93,8 +96,9 @@ class Run:
     final: CropMask
 
 
-def run_one(sample: Sample, params: GrabCutParams) -> Run:
-    seg = GrabCutSegmenter(params)
+def run_one(sample: Sample, params: GrabCutParams, segmenter=None) -> Run:
+    """`segmenter`: another tool behind the same interface (the assist model); default GrabCut."""
+    seg = segmenter if segmenter is not None else GrabCutSegmenter(params)
     t = time.perf_counter()
     crop = seg.start(sample.image, clicker.box_of(sample.gt))
     start_s = time.perf_counter() - t
@@ -112,7 +116,7 @@ def run_one(sample: Sample, params: GrabCutParams) -> Run:
         times.append(time.perf_counter() - t)
         pred = crop.full()
         ious.append(clicker.iou(sample.gt, pred, sample.ignore))
-    return Run(sample.name, ious, start_s, times, seg.work_pixels, crop.mask.size, crop)
+    return Run(sample.name, ious, start_s, times, getattr(seg, "work_pixels", 0), crop.mask.size, crop)
 
 
 def _init_worker() -> None:
@@ -286,6 +290,25 @@ def parse_grid(sets: list[str]) -> list[GrabCutParams]:
     return [replace(GrabCutParams(), **dict(combo)) for combo in itertools.product(*axes)] or [GrabCutParams()]
 
 
+def part_sam(samples: list[Sample], source: str | None, offline: bool) -> None:
+    from labeler.ml.device import pick_device
+    from labeler.ml.promptable import PromptModel, PromptSegmenter, WeightsMissing
+
+    print(f"\n== sam: the protocol with the assist model ({source or 'the default'})")
+    try:
+        model = PromptModel.load(source, device=pick_device("auto"), allow_download=not offline)
+    except WeightsMissing as exc:
+        print(f"not run: {exc}")
+        return
+    import torch
+
+    print(f"{model.name} on {model.device}, torch {torch.__version__}, {torch.get_num_threads()} threads"
+          + ("; RANDOM WEIGHTS: the NoC mean nothing, the times are real" if model.name.startswith("random:") else ""))
+    runs = [run_one(s, GrabCutParams(), PromptSegmenter(model)) for s in samples]
+    print(HEADER)
+    print(row(model.name, summarize(runs)))
+
+
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
     try:
@@ -302,12 +325,14 @@ def machine() -> str:
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("data", nargs="?", type=Path, default=DEFAULT_DATA)
-    ap.add_argument("--parts", default="protocol,crop1mp,shape,tools")
+    ap.add_argument("--parts", default="protocol,crop1mp,shape,tools,sam")
     ap.add_argument("--set", action="append", default=[], metavar="NAME=V1,V2")
     ap.add_argument("--subset", choices=("all", "even", "odd"), default="all",
                     help="every image, or every other one (a two-fold check of a tuned choice)")
     ap.add_argument("--jobs", type=int, default=1, help="worker processes (1 for clean timings)")
     ap.add_argument("--verbose", action="store_true", help="IoU after each action, per image")
+    ap.add_argument("--assist-model", default=None, help="the sam part's model (default sam2.1-tiny)")
+    ap.add_argument("--offline", action="store_true", help="the sam part never downloads")
     args = ap.parse_args(argv)
     parts = set(args.parts.split(","))
     if not (args.data / "images").is_dir():
@@ -325,6 +350,8 @@ def main(argv=None) -> None:
         part_shape(runs)
     if "tools" in parts:
         part_tools(samples)
+    if "sam" in parts:
+        part_sam(samples, args.assist_model, args.offline)
 
 
 if __name__ == "__main__":

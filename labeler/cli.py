@@ -117,14 +117,16 @@ def _open_gui(project: Path | None, args: argparse.Namespace) -> int:
               if project else ""), file=sys.stderr)
         return 0
     from .gui.app import run  # Qt is imported only when a window is wanted
-    from .workers.protocol import WorkerConfig
+    from .workers.protocol import AssistConfig, WorkerConfig
 
     # Without a project yet, the model settings are a template: each project opened gets them.
     model = None if args.no_model else WorkerConfig(
         str(project or ""), model_name=args.model, weights=str(args.weights) if args.weights else None,
         device=args.device, allow_download=not args.offline)
+    assist = None if args.no_assist_model else AssistConfig(
+        str(project or ""), model=args.assist_model, device=args.device, allow_download=not args.offline)
     try:
-        return run(project, model, train_budget=args.train_budget)
+        return run(project, model, train_budget=args.train_budget, assist=assist)
     except ValueError as exc:  # a bad --train-budget
         raise ProjectError(str(exc)) from None
 
@@ -141,8 +143,18 @@ def _window_options(p: argparse.ArgumentParser) -> None:
     _model_options(p)
     p.add_argument("--train-budget", default=None, metavar="STEPS|90s|5m",
                    help="each background training round: optimizer steps (default 200) or a time limit")
-    p.add_argument("--offline", action="store_true", help="never try to download COCO weights (the "
+    _assist_options(p)
+    p.add_argument("--no-assist-model", action="store_true", help="no assist model: the assisted mask tool "
+                   "(M) uses GrabCut")
+    p.add_argument("--offline", action="store_true", help="never try to download weights (the "
                    "window's setting model/offline does the same for every run)")
+
+
+def _assist_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--assist-model", default=None, metavar="NAME|FOLDER", help="the promptable model behind "
+                   "assisted masks: sam2.1-tiny (default), sam2.1-small, sam2.1-base-plus, sam2.1-large (all "
+                   "Apache-2.0, fetched once into the Hugging Face cache when online), or a folder with its "
+                   "config.json and model.safetensors")
 
 
 def _save_class_map(store: ProjectStore, text: str) -> None:
@@ -171,7 +183,7 @@ def cmd_prelabel(args: argparse.Namespace) -> int:
     config = WorkerConfig(str(args.project), model_name=args.model,
                           weights=str(args.weights) if args.weights else None, device=args.device,
                           batch_size=args.batch, score_threshold=args.score_threshold,
-                          allow_download=not args.offline)
+                          allow_download=not args.offline, refine_masks=args.refine_masks)
     with ProjectStore.open(args.project) as store:
         if args.class_map is not None:
             _save_class_map(store, args.class_map)
@@ -207,7 +219,8 @@ def cmd_prelabel(args: argparse.Namespace) -> int:
             suggester.close()
         seconds = time.perf_counter() - start
         rate = f", {done / seconds:.2f} images/s" if done and seconds > 0 else ""
-        print(f"pre-labeled {done - failed} images: {suggestions} suggestions"
+        refined = f" ({suggester.refined} masks redrawn by {suggester.refiner.name})" if suggester.refiner else ""
+        print(f"pre-labeled {done - failed} images: {suggestions} suggestions{refined}"
               + (f", {failed} unreadable images skipped" if failed else "") + rate)
     return 0
 
@@ -299,6 +312,20 @@ def _simulate_checks(args: argparse.Namespace) -> None:
         raise ProjectError(f"{args.ground_truth}: no such file")
 
 
+def _load_assist_model(args: argparse.Namespace) -> None:
+    """The assist model for --assist sam, loaded once; missing weights are one line."""
+    from .ml.device import pick_device
+    from .ml.promptable import PromptModel, WeightsMissing
+    from .workers.assist_sim import use_prompt_model
+
+    try:
+        model = PromptModel.load(args.assist_model, device=pick_device("auto"), allow_download=not args.offline)
+    except WeightsMissing as exc:
+        raise ProjectError(f"--assist sam: {exc}") from None
+    print(f"assist model: {model.name} on {model.device}", file=sys.stderr)
+    use_prompt_model(model)
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     import shutil
     import tempfile
@@ -308,6 +335,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
     _simulate_checks(args)
     assist = None if args.assist == "none" else args.assist
+    if assist == "sam":
+        _load_assist_model(args)
     keep = args.keep or args.project is not None
     workdir = Path(args.project) if args.project else Path(tempfile.mkdtemp(prefix="labeler-simulate-"))
     args.project = workdir / "simulation"
@@ -420,6 +449,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "classes with a COCO name match by themselves. Saved in the project")
     p.add_argument("--untrained", action="store_true",
                    help="run even without trained weights (for testing the set-up)")
+    p.add_argument("--refine-masks", nargs="?", const="sam2.1-tiny", default=None, metavar="ASSIST_MODEL",
+                   help="also put each suggestion's box to the assist model (default sam2.1-tiny, or a name or "
+                   "folder as for --assist-model) and keep its mask where it rates it well (predicted IoU >= 0.8) "
+                   "and it covers the same object (mask IoU >= 0.5 with the detector's)")
     p.set_defaults(func=cmd_prelabel)
 
     p = sub.add_parser("train", help="fine-tune the model on the accepted labels (headless)",
@@ -446,10 +479,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("ground_truth", metavar="GROUND_TRUTH_COCO.json")
     p.add_argument("--images", required=True, metavar="DIR", help="the folder the COCO file's images are in")
     p.add_argument("--assist", default="none", choices=["none", *ASSIST_TOOLS], help="for an instance the "
-                   "model did not give: none (its polygon, by hand) or grabcut (its true box, then the standard "
+                   "model did not give: none (its polygon, by hand), grabcut (its true box, then the standard "
                    "clicker's clicks until mask IoU >= 0.85, at most 20 actions, the box being action 1; if never "
                    "reached, the polygon too). Prints NoC@85 and NoC@90: the mean actions until IoU >= 0.85 / "
-                   "0.90, the box counting as action 1, 20 when never")
+                   "0.90, the box counting as action 1, 20 when never. sam: the same with the assist model "
+                   "(--assist-model)")
+    _assist_options(p)
     p.add_argument("--no-model", action="store_true", help="no model and no training: every instance "
                    "by hand, or with --assist")
     p.add_argument("--start-with", type=int, metavar="K", help="images labeled by hand first (default 10)")

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QWidget
 from .. import __version__
 from ..projects import create_project, parse_labels
 from ..store import DB_NAME, ProjectError, ProjectStore
-from ..workers.protocol import TrainerConfig, WorkerConfig
+from ..workers.protocol import AssistConfig, TrainerConfig, WorkerConfig
 from ..workers.trainer import with_budget
 from . import preferences
 from .main_window import MainWindow
@@ -34,13 +34,14 @@ from .widgets.task_dialog import USER_ERRORS, Cancelled, TaskDialog
 
 
 class LabelerApp(QObject):
-    """`model` and `trainer`: how every project's workers start (their project_dir is
-    replaced by the project's); None: without them."""
+    """`model`, `trainer` and `assist`: how every project's workers start (their project_dir
+    is replaced by the project's); None: without them."""
 
     def __init__(self, model: WorkerConfig | None = None, trainer: TrainerConfig | None = None,
-                 suggest_untrained: bool = False) -> None:
+                 suggest_untrained: bool = False, assist: AssistConfig | None = None) -> None:
         super().__init__()
         self.model, self.trainer, self.suggest_untrained = model, trainer, suggest_untrained
+        self.assist = assist
         self.window: MainWindow | None = None
         self.store: ProjectStore | None = None
         self.start: StartWindow | None = None
@@ -51,7 +52,7 @@ class LabelerApp(QObject):
         """For a window made without one (tests, embedding): the next project starts its
         workers as this window's did. The window is closed on a switch, not deleted."""
         models = window.models
-        app = cls(models.model_config, models.trainer_config, models.suggest_untrained)
+        app = cls(models.model_config, models.trainer_config, models.suggest_untrained, window.assist.config)
         app.window, app.store = window, window.store
         window.files.host = app
         return app
@@ -60,17 +61,20 @@ class LabelerApp(QObject):
         """The window dialogs belong to."""
         return self.window if self.window is not None else self.start
 
-    def configs(self, project_dir: Path) -> tuple[WorkerConfig | None, TrainerConfig | None]:
-        """The workers for this project; with the offline setting on, neither downloads."""
+    def configs(self, project_dir: Path) -> tuple[WorkerConfig | None, TrainerConfig | None, AssistConfig | None]:
+        """The workers for this project; with the offline setting on, none downloads."""
         online = not preferences.offline()
-        model = trainer = None
+        model = trainer = assist = None
+        if self.assist is not None:
+            assist = replace(self.assist, project_dir=str(project_dir),
+                             allow_download=self.assist.allow_download and online)
         if self.model is not None:
             model = replace(self.model, project_dir=str(project_dir),
                             allow_download=self.model.allow_download and online)
         if self.trainer is not None:
             trainer = replace(self.trainer, project_dir=str(project_dir),
                               allow_download=self.trainer.allow_download and online)
-        return model, trainer
+        return model, trainer, assist
 
     # --- opening and closing -------------------------------------------------------------
 
@@ -89,9 +93,10 @@ class LabelerApp(QObject):
             QMessageBox.warning(self.front(), "Open project", str(exc))
             return False
         self._close_window()
-        model, trainer = self.configs(path)
+        model, trainer, assist = self.configs(path)
         try:
-            window = MainWindow(store, model, suggest_untrained=self.suggest_untrained, trainer=trainer)
+            window = MainWindow(store, model, suggest_untrained=self.suggest_untrained, trainer=trainer,
+                                assist=assist)
         except BaseException:
             store.close()
             self.show_start()
@@ -195,15 +200,16 @@ def _show_errors(app: LabelerApp) -> None:
 
 
 def run(project_dir: str | Path | None = None, model: WorkerConfig | None = None,
-        train_budget: str | None = None) -> int:
+        train_budget: str | None = None, assist: AssistConfig | None = None) -> int:
     """`project_dir`: None opens the start window. `model`: how to start the model worker
     (None: no model); the trainer starts with the same model, weights and device, and
-    `train_budget` per round ("300", "90s", "5m"; None: the default)."""
+    `train_budget` per round ("300", "90s", "5m"; None: the default). `assist`: how to start
+    the assist model (None: the assisted mask tool uses GrabCut)."""
     trainer = with_budget(trainer_config(model), train_budget) if model is not None else None
     qt = QApplication.instance() or QApplication(sys.argv[:1])
     qt.setApplicationName("labeler")
     qt.setApplicationVersion(__version__)
-    app = LabelerApp(model, trainer)
+    app = LabelerApp(model, trainer, assist=assist)
     _show_errors(app)
     if project_dir is None or not app.open(project_dir):
         app.show_start()

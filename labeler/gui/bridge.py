@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from ..workers.client import WorkerClient
+from ..workers.client import AssistClient, WorkerClient
 from ..workers.protocol import (
-    Cancel, Died, Failed, Fatal, Predict, Prelabel, Progress, Prompted, PromptBox, Ready, Suggested,
+    AssistConfig, AssistDownload, AssistMissing, AssistReady, Embed, Embedded, Segment, Segmented, Cancel, Died, Failed, Fatal, Predict, Prelabel, Progress, Prompted, PromptBox, Ready, Suggested,
     WorkerConfig,
 )
 
@@ -99,3 +99,59 @@ class ModelBridge(PollingBridge):
                     + ("it was restarted and no label was lost." if answer.restarted else
                        "it kept failing, so suggestions are off until labeler is restarted. "
                        "No label was lost."))
+
+
+class AssistBridge(PollingBridge):
+    """The assist model's worker (workers/prompter.py) as signals."""
+
+    ready = Signal(object)  # AssistReady
+    missing = Signal(str)  # no weights here: which files to get and where
+    segmented = Signal(object)  # Segmented
+    embedded = Signal(object)  # Embedded
+    download = Signal(object)  # AssistDownload
+    notice = Signal(str)
+
+    def __init__(self, config: AssistConfig, parent: QObject | None = None) -> None:
+        super().__init__(AssistClient(config), parent)
+        self.info: AssistReady | None = None
+        self._next_request = 0
+
+    @property
+    def usable(self) -> bool:
+        """Ready and still running: prompts will be answered."""
+        return self.info is not None and self.client.fatal is None and self.client.alive
+
+    def embed(self, image_ids) -> None:
+        self.client.send(Embed(tuple(image_ids)))
+
+    def segment(self, image_id: int, box, clicks) -> int:
+        self._next_request += 1
+        self.client.send(Segment(self._next_request, image_id, tuple(box) if box is not None else None,
+                                 tuple(clicks)))
+        return self._next_request
+
+    def poll(self) -> None:
+        for answer in self.client.poll():
+            if isinstance(answer, AssistReady):
+                self.info = answer
+                self.ready.emit(answer)
+            elif isinstance(answer, Segmented):
+                self.segmented.emit(answer)
+            elif isinstance(answer, Embedded):
+                self.embedded.emit(answer)
+            elif isinstance(answer, AssistDownload):
+                self.download.emit(answer)
+            elif isinstance(answer, AssistMissing):
+                self.info = None
+                self.missing.emit(answer.message)
+            elif isinstance(answer, Fatal):
+                self.info = None
+                self.notice.emit(f"The assist model is off ({answer.message}); the weight-free tools stay")
+            elif isinstance(answer, Failed):
+                self.notice.emit(answer.message)
+            elif isinstance(answer, Died):
+                if not answer.restarted:
+                    self.info = None
+                self.notice.emit(f"The assist model's worker stopped unexpectedly (exit code {answer.exitcode}); "
+                                 + ("it was restarted." if answer.restarted else
+                                    "it kept failing, so assisted masks use GrabCut until labeler is restarted."))

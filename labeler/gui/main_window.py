@@ -17,8 +17,9 @@ from PySide6.QtWidgets import (
 from ..core.entities import ImageRecord, ImageStatus, InstanceStatus
 from ..store import ProjectError, ProjectStore
 from ..store.proposals import class_map, parse_class_map, set_class_map
-from ..workers.protocol import TrainerConfig, WorkerConfig
+from ..workers.protocol import AssistConfig, TrainerConfig, WorkerConfig
 from .actions import ACTIONS, MENUS
+from .assist_controller import AssistController
 from .bridge import ModelBridge
 from .canvas.view import CanvasView
 from .effort import EffortCounter
@@ -45,10 +46,12 @@ class MainWindow(QMainWindow):
     """`model`: how to start the model worker; None runs without a model (suggestions
     already in the project can still be reviewed). `suggest_untrained`: ask an untrained
     model for suggestions anyway (tests; normally it only answers box prompts). `trainer`:
-    how to start the trainer (app.run makes one from the model's settings); None: no training."""
+    how to start the trainer (app.run makes one from the model's settings); None: no training.
+    `assist`: how to start the assist model (SAM 2.1); None: the assisted mask tool uses GrabCut."""
 
     def __init__(self, store: ProjectStore, model: WorkerConfig | None = None,
-                 suggest_untrained: bool = False, trainer: TrainerConfig | None = None) -> None:
+                 suggest_untrained: bool = False, trainer: TrainerConfig | None = None,
+                 assist: AssistConfig | None = None) -> None:
         super().__init__()
         self.store = store
         self.session = Session(store, self)
@@ -75,6 +78,7 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._build_status_bar()
         self.models = ModelController(self, suggest_untrained)
+        self.assist = AssistController(self)
         self.files = ProjectFiles(self)
         self._wire()
         self._restore()
@@ -85,6 +89,8 @@ class MainWindow(QMainWindow):
             self.models.start_model(model)
         if trainer is not None:
             self.models.start_trainer(trainer)
+        if assist is not None:
+            self.assist.start(assist)
 
     @property
     def bridge(self) -> ModelBridge | None:
@@ -245,6 +251,7 @@ class MainWindow(QMainWindow):
         self.save_settings()
         self.effort.close()
         self.models.stop()
+        self.assist.stop()
         super().closeEvent(event)
 
     def _first_image(self) -> int | None:
@@ -369,6 +376,8 @@ class MainWindow(QMainWindow):
             self.session.message.emit("No suggestion at or above the score threshold here")
 
     def do_next_suggestion(self) -> None:
+        if self.canvas.tab_pressed():
+            return  # Tab showed the assist model's next candidate mask
         target = self.session.next_suggestion()
         if target is None:
             self.session.message.emit("No suggestions waiting on this image")

@@ -35,12 +35,27 @@ from ..assist import clicker
 from ..assist.grabcut import GrabCutSegmenter
 from ..assist.masks import CropMask
 
-ASSIST_TOOLS = ("grabcut",)  # weight-free tools a simulated person can drive by box and clicks
+ASSIST_TOOLS = ("grabcut", "sam")  # tools a simulated person can drive by box and clicks
+_PROMPT_MODELS: dict = {}  # "sam": the PromptModel set by use_prompt_model (loaded once per process)
 
 
-def make_segmenter(tool: str) -> GrabCutSegmenter:
+def use_prompt_model(model) -> None:
+    """The assist model (ml.promptable.PromptModel) that the "sam" tool drives."""
+    _PROMPT_MODELS["sam"] = model
+    _PROMPT_MODELS.pop("sam-segmenter", None)
+
+
+def make_segmenter(tool: str):
+    """A segmenter with start(image, box), add_click(x, y, positive), undo_click()."""
     if tool == "grabcut":
         return GrabCutSegmenter()
+    if tool == "sam":
+        if "sam" not in _PROMPT_MODELS:
+            raise ValueError("the sam tool needs the assist model: use_prompt_model() first")
+        from ..ml.promptable import PromptSegmenter
+
+        segmenter = _PROMPT_MODELS.setdefault("sam-segmenter", PromptSegmenter(_PROMPT_MODELS["sam"]))
+        return segmenter  # one for every instance: it keeps the image's embedding
     raise ValueError(f"unknown assist tool {tool!r} (known: {', '.join(ASSIST_TOOLS)})")
 
 
@@ -88,7 +103,8 @@ def attempt(tool: str, image: np.ndarray, truth: np.ndarray, *, accept_iou: floa
     x0, y0 = max(0, mask.x - 1), max(0, mask.y - 1)
     x1, y1 = min(width, mask.x + w + 1), min(height, mask.y + h + 1)
     gt = truth[y0:y1, x0:x1].astype(bool)
-    if int(np.count_nonzero(gt)) != int(np.count_nonzero(truth)):  # never, as the crop holds the box
+    if not isinstance(segmenter, GrabCutSegmenter) or int(np.count_nonzero(gt)) != int(np.count_nonzero(truth)):
+        # the assist model's masks may reach anywhere (GrabCut's stay in its crop, which holds the box)
         x0, y0, x1, y1, gt = 0, 0, width, height, truth.astype(bool)
 
     def local(m: CropMask) -> np.ndarray:

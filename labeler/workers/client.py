@@ -20,10 +20,11 @@ import queue
 import time
 from typing import Callable
 
-from . import inference, lifeline, training
+from . import inference, lifeline, prompter, training
 from .protocol import (
-    Blocked, Cancel, Died, Failed, Fatal, Predict, Prelabel, Progress, Prompted, RoundDone, Shutdown, StopRound,
-    Suggested, Train, TrainerConfig, TrainerReady, TrainProgress, WorkerConfig,
+    AssistConfig, AssistMissing, Blocked, Cancel, Died, Embed, Failed, Fatal, Predict, Prelabel, Progress, Prompted,
+    RoundDone, Segment, Segmented, Shutdown, StopRound, Suggested, Train, TrainerConfig, TrainerReady, TrainProgress,
+    WorkerConfig,
 )
 
 MAX_RESTARTS = 3
@@ -260,3 +261,40 @@ class TrainerClient(ProcessClient):
         self.rounds_left = 0
         self.waiting = self._blocker = None
         return []
+
+
+class AssistClient(ProcessClient):
+    """The assist model's worker (prompter.py). A worker that has no weights (`AssistMissing`)
+    is not started again; one that dies is, with the images to encode, and the prompts it
+    owed are answered with the error (the person clicks again)."""
+
+    name = "labeler-assist"
+
+    def __init__(self, config: AssistConfig, target: Callable = prompter.main) -> None:
+        super().__init__(config, target)
+        self._ahead: Embed | None = None
+        self._owed: dict[int, Segment] = {}
+
+    def start(self) -> None:
+        super().start()
+        if self._ahead is not None:
+            self._inbox.put(self._ahead)
+
+    def send(self, message) -> None:
+        if isinstance(message, Embed):
+            self._ahead = message
+        elif isinstance(message, Segment):
+            self._owed[message.request_id] = message
+        super().send(message)
+
+    def _note(self, answer) -> None:
+        if isinstance(answer, AssistMissing):
+            self.fatal = answer.message
+        elif isinstance(answer, Segmented):
+            self._owed.pop(answer.request_id, None)
+            self._deaths = 0
+
+    def _before_restart(self) -> list:
+        owed, self._owed = self._owed, {}
+        return [Segmented(r.request_id, r.image_id, (), "the assist worker stopped; click again")
+                for r in owed.values()]

@@ -26,6 +26,7 @@ class WorkerConfig:
     allow_download: bool = True  # fetch COCO weights into torchvision's cache when online
     class_map: dict[str, str] = field(default_factory=dict)  # project class -> COCO class
     model_overrides: dict = field(default_factory=dict)  # e.g. min_size for tiny test models
+    refine_masks: str | None = None  # an assist model (ml.promptable) that redraws each suggestion from its box
 
 
 # --- app -> worker ----------------------------------------------------------------------
@@ -204,3 +205,74 @@ class RoundDone:
     status: str  # promoted | kept_previous | failed | skipped
     metrics: dict = field(default_factory=dict)
     reason: str = ""  # why it was not promoted, failed or skipped, in one sentence
+
+
+# --- the assist model (a promptable segmenter, SAM 2.1) --------------------------------------
+
+@dataclass(frozen=True)
+class AssistConfig:
+    project_dir: str
+    model: str | None = None  # a short name, a Hugging Face repository or a folder; None: the default
+    device: str = "auto"
+    allow_download: bool = True  # fetch the weights into the Hugging Face cache when online
+    cache_dir: str | None = None  # embeddings on disk; None: the user's cache folder
+    cache_bytes: int = 2 << 30  # the disk cache's cap
+    threads: int | None = None  # CPU threads for torch (None: all but one core)
+
+
+@dataclass(frozen=True)
+class Embed:
+    """Encode these images ahead, in this order (the image on screen first, then the next ones
+    in the browser). Replaces the images still queued from the last Embed."""
+
+    image_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A prompt on one image: a box (image pixels, x0 y0 x1 y1) and/or clicks (x, y, positive).
+    Answered by `Segmented` with the same request_id; served before any embedding queued."""
+
+    request_id: int
+    image_id: int
+    box: tuple[float, float, float, float] | None
+    clicks: tuple[tuple[float, float, bool], ...] = ()
+
+
+@dataclass(frozen=True)
+class AssistReady:
+    model: str
+    device: str  # in words
+    message: str
+
+
+@dataclass(frozen=True)
+class AssistMissing:
+    """The assist model cannot run here (no weights, no way to fetch them): one sentence
+    saying which files to get and where; the worker exits after this and the weight-free
+    tools stay."""
+
+    message: str
+
+
+@dataclass(frozen=True)
+class AssistDownload:
+    done: int  # bytes
+    total: int
+
+
+@dataclass(frozen=True)
+class Embedded:
+    image_id: int
+    seconds: float  # encoder time; 0 when it came from the cache
+    cached: bool
+
+
+@dataclass(frozen=True)
+class Segmented:
+    request_id: int
+    image_id: int
+    candidates: tuple = ()  # (CropMask, score) pairs, best first; () when the request failed
+    error: str = ""
+    decoder_seconds: float = 0.0
+    waited_for_encoder: bool = False  # the image was not embedded yet when the prompt came

@@ -5,6 +5,9 @@ One `Suggester` owns a model and a project connection. The inference worker proc
 thing. Decoding (OpenCV, which releases the GIL) runs ahead on a thread pool, and turning
 masks into polygons for batch k overlaps the model's work on batch k + 1.
 
+With `refine_masks`, each detection's box is also put to the assist model (SAM 2.1) and its
+mask kept where it is the better one (ml.promptable.refine_detections).
+
 Big JPEGs are decoded at 1/2, 1/4 or 1/8 size (libjpeg's DCT scaling) when the model would
 shrink them that much anyway; the polygons are scaled back to full-image pixels.
 """
@@ -78,6 +81,16 @@ class Suggester:
         self.predictor = Predictor(self.loaded.model, self.device, score_threshold=config.score_threshold,
                                    mask_threshold=config.mask_threshold)
         self.min_size = int(min(self.loaded.model.transform.min_size))
+        self.refiner = None  # the assist model that redraws the masks from their boxes, if asked for
+        self.refined = 0  # masks it redrew so far
+        if config.refine_masks:
+            from ..ml.promptable import PromptModel, WeightsMissing
+
+            try:
+                self.refiner = PromptModel.load(config.refine_masks, device=self.device,
+                                                allow_download=config.allow_download)
+            except WeightsMissing as exc:
+                raise ValueError(f"--refine-masks: {exc}") from None
         self._pool = ThreadPoolExecutor(2, thread_name_prefix="suggest")
         self._last_image: tuple[int, np.ndarray, int] | None = None  # for repeated box prompts
 
@@ -147,6 +160,8 @@ class Suggester:
                 pixels.append(array)
                 factors.append(factor)
             detections = self.predictor.predict(pixels) if pixels else []
+            if self.refiner is not None:
+                detections = [self._refine(array, found) for array, found in zip(pixels, detections)]
             job = self._pool.submit(self._suggestions, detections, factors)
             if converting is not None:
                 yield from self._write(*converting)
@@ -155,6 +170,13 @@ class Suggester:
                 break
         if converting is not None:
             yield from self._write(*converting)
+
+    def _refine(self, pixels: np.ndarray, detections: list) -> list:
+        from ..ml.promptable import refine_detections
+
+        detections, refined = refine_detections(self.refiner, pixels, detections)
+        self.refined += refined
+        return detections
 
     def _suggestions(self, detections, factors) -> list[list[Suggestion]]:
         out = []

@@ -20,9 +20,18 @@ def opened(monkeypatch):
     pytest.importorskip("PySide6.QtWidgets")
     import labeler.gui.app
 
-    calls = []
-    monkeypatch.setattr(labeler.gui.app, "run", lambda project, model, train_budget=None: calls.append(
-        (project, model)) or 0)
+    class Calls(list):
+        assists: list
+
+    calls, assists = Calls(), []
+
+    def run(project, model, train_budget=None, assist=None):
+        calls.append((project, model))
+        assists.append(assist)
+        return 0
+
+    monkeypatch.setattr(labeler.gui.app, "run", run)
+    calls.assists = assists
     return calls
 
 
@@ -34,6 +43,13 @@ def test_gui_offline_means_no_download(tmp_path, opened, image_root):
     (_, offline), (_, online), (_, none) = opened
     assert offline.allow_download is False and online.allow_download is True and none is None
     assert offline.project_dir == str(tmp_path / "p")
+    assist_offline, assist_online, assist_without_model = opened.assists  # the assist model is its own
+    assert assist_offline.allow_download is False and assist_online.allow_download is True
+    assert assist_without_model is not None and assist_offline.model is None  # None: sam2.1-tiny
+    assert cli.main(["gui", str(tmp_path / "p"), "--no-assist-model", "--assist-model", "sam2.1-small"]) == 0
+    assert opened.assists[-1] is None
+    assert cli.main(["gui", str(tmp_path / "p"), "--assist-model", "sam2.1-small"]) == 0
+    assert opened.assists[-1].model == "sam2.1-small" and opened.assists[-1].project_dir == str(tmp_path / "p")
 
 
 def test_demo_offline_means_no_download(tmp_path, opened):

@@ -58,3 +58,41 @@ def test_class_map_is_checked_and_saved_in_the_project(tmp_path, capsys):
     assert "square -> tv, disk -> frisbee" in out
     with ProjectStore.open(project) as store:
         assert class_map(store) == {"square": "tv", "disk": "frisbee"}
+
+
+def test_refine_masks_puts_every_box_to_the_assist_model(tmp_path, capsys, monkeypatch):
+    """The tiny random SAM rates its masks about 0.5, so with the shipped rule nothing is
+    redrawn; with the score bar at 0 every mask that covers the same object is."""
+    import labeler.ml.promptable as promptable
+
+    project = make_model_project(tmp_path)
+    args = ("prelabel", str(project), "--model", "maskrcnn_tiny", "--device", "cpu", "--offline", "--untrained",
+            "--score-threshold", "0", "--refine-masks", "random:tiny")
+    code, out, err = run(capsys, *args)
+    assert code == 0, err
+    assert "(0 masks redrawn by random:tiny)" in out
+    code, out, err = run(capsys, "prelabel", str(project), "--offline", "--refine-masks", str(tmp_path / "none"))
+    assert code == 2 and "--refine-masks" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_refined_mask_replaces_the_detector_s_only_when_it_is_the_same_object(monkeypatch):
+    import numpy as np
+
+    import labeler.ml.promptable as promptable
+    from labeler.ml.predict import Detection
+
+    model = promptable.PromptModel.load(promptable.TINY_RANDOM)
+    rgb = np.random.default_rng(0).integers(0, 255, (96, 128, 3), dtype=np.uint8)
+    box = (20.0, 20.0, 100.0, 80.0)
+    sam = model.segment(model.embed(rgb), box, multimask=True)[0].mask
+    assert sam.area > 0
+    same = Detection(1, 0.9, box, sam.mask.astype(bool), (sam.x, sam.y))
+    elsewhere = Detection(2, 0.8, box, np.ones((4, 4), bool), (0, 0))
+    monkeypatch.setattr(promptable, "REFINE_MIN_SCORE", 0.0)
+    (kept_same, kept_elsewhere), refined = promptable.refine_detections(model, rgb, [same, elsewhere])
+    assert refined == 1
+    assert kept_elsewhere is elsewhere  # SAM drew another object: the detector's mask stays
+    assert (kept_same.label, kept_same.score, kept_same.box) == (1, 0.9, box)
+    assert np.array_equal(kept_same.full_mask(96, 128), sam.full().astype(bool))
+    monkeypatch.setattr(promptable, "REFINE_MIN_SCORE", 0.99)  # SAM not sure of itself: nothing changes
+    assert promptable.refine_detections(model, rgb, [same])[1] == 0

@@ -127,7 +127,7 @@ def test_an_answer_for_a_box_drawn_over_never_shows(photo_project, open_window, 
     import threading
 
     from labeler.assist.grabcut import GrabCutSegmenter
-    from labeler.gui.canvas import assist_tool
+    from labeler.gui.canvas import assist_runs
 
     hold, calls, finished = threading.Event(), [], []
 
@@ -140,7 +140,7 @@ def test_an_answer_for_a_box_drawn_over_never_shows(photo_project, open_window, 
             finished.append(box)
             return mask
 
-    monkeypatch.setattr(assist_tool, "GrabCutSegmenter", Slow)
+    monkeypatch.setattr(assist_runs, "GrabCutSegmenter", Slow)
     window = open_window(photo_project)
     qtbot.waitUntil(lambda: window.canvas.pixels() is not None)
     me = person(window)

@@ -27,7 +27,7 @@ from labeler.gui.widgets.file_dialogs import ExportDialog, ImportDialog, NewProj
 from labeler.gui.widgets.start_window import StartWindow
 from labeler.gui.widgets.task_dialog import Cancelled, TaskDialog
 from labeler.store import DB_NAME, ProjectStore
-from labeler.workers.protocol import TrainerConfig, WorkerConfig
+from labeler.workers.protocol import AssistConfig, TrainerConfig, WorkerConfig
 from tests.conftest import write_image, write_json
 from tests.gui.conftest import make_project
 from tests.workers.conftest import make_model_project, tiny_config
@@ -459,16 +459,18 @@ def test_opening_another_project_stops_the_old_workers_before_new_ones_start(app
 
 
 def test_the_offline_setting_reaches_every_project_s_workers(tmp_path, qtbot):
-    host = LabelerApp(WorkerConfig("", allow_download=True), TrainerConfig("", allow_download=True))
+    host = LabelerApp(WorkerConfig("", allow_download=True), TrainerConfig("", allow_download=True),
+                      assist=AssistConfig("", allow_download=True))
     preferences.set_offline(True)
-    model, trainer = host.configs(tmp_path)
+    model, trainer, assist = host.configs(tmp_path)
     assert (model.project_dir, model.allow_download, trainer.project_dir, trainer.allow_download) == (
         str(tmp_path), False, str(tmp_path), False)
+    assert (assist.project_dir, assist.allow_download) == (str(tmp_path), False)
     preferences.set_offline(False)
-    model, trainer = host.configs(tmp_path)
-    assert model.allow_download and trainer.allow_download
+    model, trainer, assist = host.configs(tmp_path)
+    assert model.allow_download and trainer.allow_download and assist.allow_download
     offline_flag = LabelerApp(WorkerConfig("", allow_download=False), None)  # labeler gui --offline
-    assert offline_flag.configs(tmp_path) == (WorkerConfig(str(tmp_path), allow_download=False), None)
+    assert offline_flag.configs(tmp_path) == (WorkerConfig(str(tmp_path), allow_download=False), None, None)
 
 
 def test_cancel_stops_the_work_and_the_dialog_waits_for_it(qtbot):

@@ -17,7 +17,7 @@ from PySide6.QtTest import QTest
 
 from labeler.core.entities import MaskRLE, Polygons
 from labeler.gui.canvas.scissors_tool import ScissorsTool
-from labeler.gui.canvas.assist_tool import FILL_ALPHA
+from labeler.gui.canvas.assist_runs import FILL_ALPHA
 from tests.gui.conftest import make_photo_project, mask_iou_with
 from labeler.gui.canvas.wand_tool import DEFAULT_TOLERANCE, WandTool
 from labeler.store import ProjectStore

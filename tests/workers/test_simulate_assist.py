@@ -182,12 +182,33 @@ def test_options_that_do_not_go_together_get_one_line(tmp_path, capsys, extra, n
     assert len(err.strip().splitlines()) == 1 and err.startswith("labeler: error: ") and named in err
 
 
-def test_an_assist_without_a_tool_behind_it_is_refused(tmp_path, capsys):
+def test_assist_sam_drives_the_assist_model_through_the_same_protocol(tmp_path, capsys):
+    """The tiny random SAM 2.1: the figures mean nothing, the mechanics are the real ones."""
+    gt = write_shapes_dataset(tmp_path / "data", 2)
+    code, out, err = run(capsys, "simulate", gt, "--images", gt.parent / "images", "--assist", "sam",
+                         "--assist-model", "random:tiny", "--no-model", "--project", tmp_path / "work")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert [line.split(":")[0] for line in lines[-3:]] == ["NoC@85", "NoC@90", "ratio"]
+    assert "assist model: random:tiny" in err and "every instance with sam" in err
+    total = total_row(out)
+    assert int(total["assisted"]) + int(total["drawn"]) == int(total["instances"]) > 0
+    with ProjectStore.open(tmp_path / "work" / "simulation") as store:
+        accepted = [i for image in store.images() for i in store.instances(image.id, (InstanceStatus.ACCEPTED,))]
+    assert len(accepted) == int(total["instances"])
+    assisted = [i for i in accepted if i.provenance.kind is ProvenanceKind.ASSISTED]
+    assert len(assisted) == int(total["assisted"]) and all(i.provenance.tool == "sam" for i in assisted)
+
+
+def test_assist_sam_without_its_weights_is_one_line(tmp_path, capsys, monkeypatch):
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "empty-hub"))
     gt = write_shapes_dataset(tmp_path / "data", 1)
-    with pytest.raises(SystemExit) as exit_info:
-        run(capsys, "simulate", gt, "--images", gt.parent / "images", "--assist", "sam", "--no-model")
-    assert exit_info.value.code == 2
-    assert "invalid choice: 'sam'" in capsys.readouterr().err
+    code, out, err = run(capsys, "simulate", gt, "--images", gt.parent / "images", "--assist", "sam",
+                         "--no-model", "--offline")
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and "model.safetensors" in err and "sam2.1-hiera-tiny" in err
 
 
 def test_with_a_model_the_missed_instances_are_assisted_and_learned_from(tmp_path, capsys):

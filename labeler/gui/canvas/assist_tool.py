@@ -2,150 +2,29 @@
 adds what is missing, a right click (or Shift+click) removes what is extra; Backspace or
 Ctrl+Z drops the last click; Enter keeps the mask as a label, Esc drops it.
 
-The segmentation is labeler.assist.grabcut (OpenCV GrabCut, no weights), run on one worker
-thread per object: the GUI thread only sends (box, clicks) and paints what comes back, so the
-window never waits for it. Requests run in order on that thread (each refinement starts
+With the assist model ready (SAM 2.1, workers/prompter.py) the box and clicks go to it
+and Tab shows its other candidate masks; without it the segmentation is labeler.assist.grabcut
+(OpenCV GrabCut, no weights), run on one worker thread per object (assist_runs.py). Either
+way the GUI thread only sends (box, clicks) and paints what comes back, so the window never
+waits for it. Requests run in order on that thread (each refinement starts
 from the one before); an answer is shown when it is the newest one asked for, so a quick
 series of clicks shows the mask of the last. The kept mask becomes an ordinary instance
 (assist.masks.mask_to_shape: a polygon without holes, else a mask) whose provenance says
-"assisted grabcut"; the effort meter counts its box and clicks.
+"assisted grabcut" or "assisted sam"; the effort meter counts its box and clicks.
 """
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from functools import partial
-
-import cv2
-import numpy as np
-from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPen
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QBrush, QColor, QPainter, QPen
 from PySide6.QtWidgets import QGraphicsItem
 
-from ...assist.grabcut import GrabCutSegmenter
-from ...assist.masks import CropMask, mask_to_shape
+from ...assist.masks import CropMask
+from .assist_runs import AssistRun, Picture, PromptRun
 from .tools import CanvasEvent, RectangleTool
 
 CLICK_MOVE = 3.0  # screen pixels: a press that moves less than this is a click, not a new box
-CONTEXT = 1.0  # the crop handed to GrabCut reaches this many box sizes beyond the box (it crops again)
 HINT = "Assist: click adds, right or Shift+click removes, Backspace undoes, Enter keeps, Esc drops"
-
-
-FILL_ALPHA = 0.45  # the working mask's tint
-
-
-@dataclass(frozen=True)
-class Picture:
-    """A working mask as drawn: `image` shows `pixels` (kept here: the QImage does not own
-    them) over `rect` of the image."""
-
-    image: QImage
-    rect: QRectF
-    pixels: np.ndarray
-
-
-def tint(mask: CropMask | None, rgb: tuple[int, int, int]) -> Picture | None:
-    """The mask as a picture: tinted inside, its edge in full colour. Made on the worker: a
-    QImage (unlike a pixmap) may be, and OpenCV does the pixel work without holding Python's
-    lock, so the GUI thread is not kept waiting (numpy indexing held it 15-25 ms on a 12 MP
-    image). Outside the crop counts as outside, so the edge is drawn along the crop's border too."""
-    if mask is None or not mask.mask.size or not mask.mask.any():
-        return None
-    m = mask.mask
-    inner = cv2.erode(m, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=0)
-    index = cv2.add(m, cv2.subtract(m, inner))  # 0 outside, 1 inside, 2 on the edge
-    r, g, b = rgb
-    lut = np.zeros((1, 256, 4), np.uint8)  # premultiplied ARGB32 is B, G, R, A in memory (little-endian)
-    lut[0, 1] = (round(b * FILL_ALPHA), round(g * FILL_ALPHA), round(r * FILL_ALPHA), round(255 * FILL_ALPHA))
-    lut[0, 2] = (b, g, r, 255)
-    pixels = cv2.LUT(cv2.merge((index, index, index, index)), lut)
-    h, w = m.shape
-    image = QImage(pixels.data, w, h, 4 * w, QImage.Format.Format_ARGB32_Premultiplied)
-    return Picture(image, QRectF(mask.x, mask.y, w, h), pixels)
-
-
-class _Relay(QObject):
-    done = Signal(int, object, object, str)  # request number, CropMask | None, Picture | None, error
-    traced = Signal(object, str)  # the kept mask as a shape (Polygons | MaskRLE | None), error
-
-
-class AssistRun:
-    """One object's segmenter on its own thread. The pixels handed to it are a crop of the
-    image (gray converted to BGR there, so a huge gray image is never converted whole)."""
-
-    def __init__(self, pixels: np.ndarray, box: tuple[float, float, float, float], on_done) -> None:
-        """`on_done(run, number, mask, picture, error)` on the GUI thread for every answer."""
-        h, w = pixels.shape[:2]
-        x0, y0, x1, y1 = box
-        reach = CONTEXT * max(x1 - x0, y1 - y0) + 16
-        self.ox, self.oy = max(0, int(x0 - reach)), max(0, int(y0 - reach))
-        ex, ey = min(w, int(np.ceil(x1 + reach))), min(h, int(np.ceil(y1 + reach)))
-        crop = pixels[self.oy:ey, self.ox:ex]
-        if crop.ndim == 2:
-            crop = cv2.cvtColor(crop, cv2.COLOR_GRAY2BGR)
-        elif crop.shape[2] == 4:
-            crop = np.ascontiguousarray(crop[:, :, :3])
-        self.image_size = (h, w)
-        self.box = box
-        self._crop = np.ascontiguousarray(crop)
-        self._segmenter = GrabCutSegmenter()
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="labeler-assist")
-        self._relay = _Relay()
-        self._relay.done.connect(partial(on_done, self))  # bound to this run: a dropped run's answers are known
-        self.on_traced = None  # set by trace()
-        self.asked = 0  # requests sent; an answer is current when its number is this
-
-    def _ask(self, job, rgb: tuple[int, int, int]) -> int:
-        self.asked += 1
-        number = self.asked
-        self._pool.submit(self._run, number, job, rgb)
-        return number
-
-    def _run(self, number: int, job, rgb) -> None:  # on the worker thread
-        picture = None
-        try:
-            mask, error = self._to_image(job()), ""
-            picture = tint(mask, rgb)
-        except Exception as exc:  # noqa: BLE001 - reported in the window, the tool stays usable
-            mask, error = None, f"{type(exc).__name__}: {exc}"
-        try:
-            self._relay.done.emit(number, mask, picture, error)
-        except RuntimeError:  # the window is gone
-            pass
-
-    def _to_image(self, mask: CropMask) -> CropMask:
-        return CropMask(mask.mask, mask.x + self.ox, mask.y + self.oy, self.image_size)
-
-    def start(self, rgb) -> int:
-        x0, y0, x1, y1 = self.box
-        box = (x0 - self.ox, y0 - self.oy, x1 - self.ox, y1 - self.oy)
-        return self._ask(lambda: self._segmenter.start(self._crop, box), rgb)
-
-    def click(self, x: float, y: float, positive: bool, rgb) -> int:
-        return self._ask(lambda: self._segmenter.add_click(x - self.ox, y - self.oy, positive), rgb)
-
-    def undo(self, rgb) -> int:
-        return self._ask(self._segmenter.undo_click, rgb)
-
-    def trace(self, on_traced) -> None:
-        """The current mask as an instance shape, made on the worker (tracing a large mask
-        takes tens of milliseconds); `on_traced(run, shape, error)` on the GUI thread."""
-        self._relay.traced.connect(partial(on_traced, self))
-        self._pool.submit(self._trace)
-
-    def _trace(self) -> None:  # on the worker thread
-        try:
-            shape, error = mask_to_shape(self._to_image(self._segmenter.mask)), ""
-        except Exception as exc:  # noqa: BLE001
-            shape, error = None, f"{type(exc).__name__}: {exc}"
-        try:
-            self._relay.traced.emit(shape, error)
-        except RuntimeError:
-            pass
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
 
 
 class AssistPreview(QGraphicsItem):
@@ -276,14 +155,19 @@ class AssistTool(RectangleTool):
     # --- the object ------------------------------------------------------------------------
 
     def begin(self, box: tuple[float, float, float, float]) -> None:
-        """A box: start segmenting the object in it (a box drawn over one in progress restarts it)."""
+        """A box: start segmenting the object in it (a box drawn over one in progress restarts it),
+        with the assist model when it is ready, else with GrabCut."""
+        model = getattr(self.host, "assist_model", None)
         pixels = self.host.pixels()  # type: ignore[attr-defined]
-        if pixels is None:
+        if pixels is None or self.session.image is None:
             self.session.message.emit("The image is still loading (or cannot be read); draw the box again "
                                       "in a moment")
             return
         self._drop_run()
-        self.run = AssistRun(pixels, box, self._on_done)
+        if model is not None and model.usable:
+            self.run = PromptRun(model, self.session.image.id, box, self._on_done)  # type: ignore[arg-type]
+        else:
+            self.run = AssistRun(pixels, box, self._on_done)
         self._answered = 0
         self.preview_item.clear()
         self.preview_item.set_box(QRectF(QPointF(*box[:2]), QPointF(*box[2:])))
@@ -324,7 +208,7 @@ class AssistTool(RectangleTool):
         self.run.trace(self._on_traced)
         return True
 
-    def _on_traced(self, run: AssistRun, shape, error: str) -> None:
+    def _on_traced(self, run: AssistRun | PromptRun, shape, error: str) -> None:
         keeping, self._keeping = self._keeping, None
         if run is not self.run or keeping is None:
             return  # dropped meanwhile (Esc, another image)
@@ -333,13 +217,16 @@ class AssistTool(RectangleTool):
             self.session.message.emit(f"Assisted mask not kept: {error or 'the mask is empty'}")
             return
         self.cancel()
-        self._add_assisted(image_id, category_id, shape, "grabcut", "Assisted mask", gestures)
+        self._add_assisted(image_id, category_id, shape, run.tool, "Assisted mask", gestures)
 
     def key(self, key: int, modifiers) -> bool:
         if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
             return self.keep()
         if key == Qt.Key.Key_Backspace:
             return self.undo() or self.run is not None
+        if key == Qt.Key.Key_Tab and self.run is not None and self.run.candidates > 1:
+            self.run.next_choice(self._rgb())  # type: ignore[union-attr]
+            return True
         if key == Qt.Key.Key_Escape and (self.run is not None or self.anchor is not None):
             self.cancel()
             self.session.message.emit("Assisted mask dropped")
@@ -357,7 +244,7 @@ class AssistTool(RectangleTool):
             self.run.close()
         self.run, self.mask, self.error, self._keeping = None, None, "", None
 
-    def _on_done(self, run: AssistRun, number: int, mask: CropMask | None, picture, error: str) -> None:
+    def _on_done(self, run: AssistRun | PromptRun, number: int, mask: CropMask | None, picture, error: str) -> None:
         if run is not self.run:
             return  # the answer of a box dropped since
         self._answered = max(self._answered, number)
@@ -367,5 +254,8 @@ class AssistTool(RectangleTool):
         if error:
             self.session.message.emit(f"Assisted mask: {error}")
         self.preview_item.show_picture(picture)
-        self.host.hint(HINT)
+        if isinstance(run, PromptRun) and run.candidates > 1:
+            self.host.hint(f"{HINT}, Tab: mask {run.choice + 1} of {run.candidates} (score {run.choices[run.choice][1]:.2f})")
+        else:
+            self.host.hint(HINT)
 

@@ -56,6 +56,7 @@ class CanvasView(QGraphicsView):
         self.selection_item = SelectionItem()
         self.preview = PreviewItem()
         self.assist_preview = AssistPreview()
+        self.assist_model = None  # the AssistBridge once the assist model is ready (gui/assist_controller.py)
         self.tags = LabelTags()
         self.show_names = True
         self._anchors: dict[int, tuple[float, float]] = {}  # instance id -> top-left of its box
@@ -141,6 +142,10 @@ class CanvasView(QGraphicsView):
         """Ctrl+Z while a tool is in the middle of something undoes its last step (a click of
         the assisted mask, a vertex of the polygon being drawn); True if it did."""
         return self.tool.undo()
+
+    def tab_pressed(self) -> bool:
+        """Tab belongs to a tool that has candidates to show (the assisted mask's); True if it took it."""
+        return bool(self.tool.key(Qt.Key.Key_Tab, Qt.KeyboardModifier.NoModifier))
 
     def enter_pressed(self) -> bool:
         """Enter belongs to a tool that is drawing (it closes a polygon); True if it took it."""

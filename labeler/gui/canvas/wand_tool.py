@@ -27,7 +27,8 @@ from PySide6.QtCore import QObject, QPointF, Qt, Signal
 
 from ...assist.masks import CropMask, mask_to_shape
 from ...assist.wand import combine, magic_wand
-from .assist_tool import AssistPreview, Picture, tint
+from .assist_runs import Picture, tint
+from .assist_tool import AssistPreview
 from .tools import CanvasEvent, Tool
 
 DEFAULT_TOLERANCE = 20  # largest difference per channel (0-255) from the clicked colour

@@ -1,0 +1,98 @@
+"""The assist model in the window (SAM 2.1, workers/prompter.py): starts its worker, hands it
+to the canvas once it is ready, asks it to encode the image on screen and the next ones in
+the browser's order, and shows in the status bar what it does (fetching its weights,
+encoding, missing). Without it the assisted mask tool (M) uses GrabCut; nothing else changes.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject
+from PySide6.QtWidgets import QLabel, QProgressBar
+
+from ..workers.protocol import AssistConfig
+from .bridge import AssistBridge
+
+if TYPE_CHECKING:
+    from .main_window import MainWindow
+
+AHEAD = 4  # images after the one on screen that are encoded ahead
+OFF_TEXT = "Assist: GrabCut"
+
+
+class AssistController(QObject):
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self.window, self.session, self.canvas = window, window.session, window.canvas
+        self.bridge: AssistBridge | None = None
+        self.config: AssistConfig | None = None
+        self.encoded: dict[int, float] = {}  # image id -> encoder seconds (0: from the cache), this session
+        self.label = QLabel(OFF_TEXT)
+        self.label.setToolTip("The assisted mask tool (M) uses GrabCut: no model weights needed")
+        self.download = QProgressBar()
+        self.download.setMaximumWidth(160)
+        self.download.setFormat("assist model %p%")
+        self.download.hide()
+        bar = window.statusBar()
+        bar.addPermanentWidget(self.download)
+        bar.addPermanentWidget(self.label)
+        self.session.imageChanged.connect(lambda _image: self.embed_ahead())
+
+    def start(self, config: AssistConfig) -> None:
+        self.stop()
+        self.config = config
+        self.bridge = AssistBridge(config, self)
+        self.bridge.ready.connect(self._on_ready)
+        self.bridge.missing.connect(self._on_missing)
+        self.bridge.download.connect(self._on_download)
+        self.bridge.embedded.connect(self._on_embedded)
+        self.bridge.notice.connect(self._on_notice)
+        self.label.setText("Assist: starting")
+        self.bridge.start()
+
+    def stop(self) -> None:
+        if self.bridge is not None:
+            self.canvas.assist_model = None
+            self.bridge.stop()
+            self.bridge.deleteLater()
+            self.bridge = None
+
+    def embed_ahead(self) -> None:
+        """The image on screen, then the next AHEAD ones in the browser's order."""
+        image = self.session.image
+        if self.bridge is None or not self.bridge.usable or image is None:
+            return
+        order = self.window.browser.visible_ids()
+        at = order.index(image.id) if image.id in order else -1
+        self.bridge.embed([image.id, *[i for i in order[at + 1:at + 1 + AHEAD] if i != image.id]])
+
+    def _on_ready(self, info) -> None:
+        self.canvas.assist_model = self.bridge
+        self.download.hide()
+        self.label.setText(f"Assist: {info.model}")
+        self.label.setToolTip(f"The assisted mask tool (M) uses {info.model} on {info.device}; images are "
+                              "encoded ahead, so a click answers from the decoder alone")
+        self.session.message.emit(f"Assisted masks (M) now use {info.model} on {info.device}")
+        self.embed_ahead()
+
+    def _on_missing(self, text: str) -> None:
+        self.canvas.assist_model = None
+        self.download.hide()
+        self.label.setText(OFF_TEXT)
+        self.label.setToolTip(text)
+        self.session.message.emit(f"Assist model off: {text}. The assisted mask tool (M) uses GrabCut meanwhile")
+
+    def _on_download(self, progress) -> None:
+        self.download.setRange(0, 1000)
+        self.download.setValue(int(1000 * progress.done / max(1, progress.total)))
+        self.download.setVisible(progress.done < progress.total)
+        self.label.setText("Assist: fetching weights")
+
+    def _on_embedded(self, answer) -> None:
+        self.encoded[answer.image_id] = answer.seconds
+
+    def _on_notice(self, text: str) -> None:
+        if self.bridge is not None and not self.bridge.usable:
+            self.label.setText(OFF_TEXT)
+        self.session.message.emit(text)
