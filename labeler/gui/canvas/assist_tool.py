@@ -255,7 +255,8 @@ class AssistTool(RectangleTool):
             self.session.message.emit(f"Assisted mask: {error}")
         self.preview_item.show_picture(picture)
         if isinstance(run, PromptRun) and run.candidates > 1:
-            self.host.hint(f"{HINT}, Tab: mask {run.choice + 1} of {run.candidates} (score {run.choices[run.choice][1]:.2f})")
+            self.host.hint(f"Mask {run.choice + 1} of {run.candidates} (score {run.choices[run.choice][1]:.2f}), "
+                           f"Tab: the next. {HINT}")
         else:
             self.host.hint(HINT)
 
