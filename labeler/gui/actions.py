@@ -62,6 +62,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("retrain_every", "Retrain after N accepted images...", (), "Model"),
     ActionSpec("class_map", "Which COCO class each class takes...", (), "Model"),
     ActionSpec("model_info", "About the model and its weights", (), "Model"),
+    ActionSpec("assist_weights", "Assist model (SAM 2.1) weights folder...", (), "Model"),
     ActionSpec("fit", "Fit image to window", ("F",), "View", toolbar="Fit"),
     ActionSpec("zoom_in", "Zoom in", ("+", "="), "View"),
     ActionSpec("zoom_out", "Zoom out", ("-",), "View"),

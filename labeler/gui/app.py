@@ -65,9 +65,9 @@ class LabelerApp(QObject):
         """The workers for this project; with the offline setting on, none downloads."""
         online = not preferences.offline()
         model = trainer = assist = None
-        if self.assist is not None:
-            assist = replace(self.assist, project_dir=str(project_dir),
-                             allow_download=self.assist.allow_download and online)
+        if self.assist is not None:  # the command line's --assist-model wins over the window's choice
+            assist = replace(self.assist, project_dir=str(project_dir), model=self.assist.model or
+                             preferences.assist_model(), allow_download=self.assist.allow_download and online)
         if self.model is not None:
             model = replace(self.model, project_dir=str(project_dir),
                             allow_download=self.model.allow_download and online)

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject
-from PySide6.QtWidgets import QLabel, QProgressBar
+from dataclasses import replace
 
+from PySide6.QtCore import QObject
+from PySide6.QtWidgets import QFileDialog, QLabel, QMessageBox, QProgressBar
+
+from ..prompt_weights import WeightsMissing, resolve_weights
 from ..workers.protocol import AssistConfig
+from . import preferences
 from .bridge import AssistBridge
 
 if TYPE_CHECKING:
@@ -57,6 +61,23 @@ class AssistController(QObject):
             self.bridge.stop()
             self.bridge.deleteLater()
             self.bridge = None
+
+    def choose_weights(self) -> None:
+        """Model > Assist model weights folder: a folder with a SAM 2.1 model's config.json and
+        model.safetensors; remembered, and the assist model restarts with it."""
+        folder = QFileDialog.getExistingDirectory(self.window, "The folder of a SAM 2.1 model (config.json, "
+                                                  "model.safetensors)", preferences.assist_model() or "")
+        if not folder:
+            return
+
+        try:
+            resolve_weights(folder, allow_download=False)
+        except WeightsMissing as exc:
+            QMessageBox.warning(self.window, "Assist model", str(exc))
+            return
+        preferences.set_assist_model(folder)
+        base = self.config or AssistConfig(str(self.window.store.project_dir))
+        self.start(replace(base, model=folder))
 
     def embed_ahead(self) -> None:
         """The image on screen, then the next AHEAD ones in the browser's order."""

@@ -384,6 +384,9 @@ class MainWindow(QMainWindow):
         else:
             self.canvas.show_instance(target)
 
+    def do_assist_weights(self) -> None:
+        self.assist.choose_weights()
+
     def do_prelabel(self) -> None:
         self.models.prelabel()
 

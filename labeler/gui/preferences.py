@@ -1,4 +1,5 @@
-"""The settings that outlive a window: the recent projects and the offline switch.
+"""The settings that outlive a window: the recent projects, the offline switch and the
+assist model's weights folder.
 
 Both are in the user's settings file (settings.py), not in a project: they are about the
 person and the machine.
@@ -13,6 +14,7 @@ from .settings import settings
 RECENT_KEY = "recent/projects"
 RECENT_MAX = 10
 OFFLINE_KEY = "model/offline"
+ASSIST_MODEL_KEY = "assist/model"
 
 
 def recent_projects() -> list[Path]:
@@ -53,6 +55,18 @@ def offline() -> bool:
 def set_offline(value: bool) -> None:
     st = settings()
     st.setValue(OFFLINE_KEY, bool(value))
+    st.sync()
+
+
+def assist_model() -> str | None:
+    """The assist model the person chose (a folder or a name); None: the default."""
+    value = settings().value(ASSIST_MODEL_KEY)
+    return str(value) if value else None
+
+
+def set_assist_model(value: str | None) -> None:
+    st = settings()
+    st.setValue(ASSIST_MODEL_KEY, value or "")
     st.sync()
 
 

@@ -23,7 +23,6 @@ sampling as the processor's `post_process_masks` but without upsampling the whol
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Sequence
 
 import cv2
@@ -31,25 +30,12 @@ import numpy as np
 import torch
 
 from ..assist.masks import CropMask
+from ..prompt_weights import (  # noqa: F401 - where the weights are is torch-free, for the window
+    DEFAULT_PROMPT_MODEL, MODELS, PROCESSOR_FILES, WeightsMissing, missing_hint, model_folder, resolve_weights,
+)
 
-MODELS = {  # short name -> Hugging Face repository; all SAM 2.1, Apache-2.0
-    "sam2.1-tiny": "facebook/sam2.1-hiera-tiny",
-    "sam2.1-small": "facebook/sam2.1-hiera-small",
-    "sam2.1-base-plus": "facebook/sam2.1-hiera-base-plus",
-    "sam2.1-large": "facebook/sam2.1-hiera-large",
-}
-DEFAULT_PROMPT_MODEL = "sam2.1-tiny"
 RANDOM = "random:"  # "random:tiny" (tests) or "random:sam2.1-tiny"...: the architecture, random weights
 TINY_RANDOM = RANDOM + "tiny"  # a 0.1 M-parameter SAM 2.1: every layer of the real forward pass, in milliseconds
-WEIGHT_FILES = ("config.json", "model.safetensors")  # what a model folder must hold...
-PROCESSOR_FILES = ("preprocessor_config.json", "processor_config.json")  # ...and may (else SAM 2.1's defaults)
-_FETCH = [*WEIGHT_FILES, "*processor_config.json"]
-
-
-class WeightsMissing(Exception):
-    """The weights are not on this machine and cannot be fetched; the message says which files
-    to get and where to put them (one sentence for the status bar)."""
-
 
 Click = tuple[float, float, bool]  # x, y (image pixels), positive
 
@@ -82,52 +68,6 @@ class Embedding:
 class Candidate:
     mask: CropMask
     score: float  # the model's own estimate of the mask's IoU
-
-
-def model_folder(repo: str) -> Path:
-    """Where the Hugging Face cache keeps a repository's files (huggingface_hub's layout)."""
-    from huggingface_hub import constants
-
-    return Path(constants.HF_HUB_CACHE) / ("models--" + repo.replace("/", "--"))
-
-
-def missing_hint(name: str) -> str:
-    repo = MODELS.get(name, name)
-    return (f"the {name} weights are not on this machine: get {' and '.join(WEIGHT_FILES)} from "
-            f"https://huggingface.co/{repo} into a folder and name it in Preferences (Assist model) or "
-            f"with --assist-weights, or go online once and labeler fetches them into {model_folder(repo)}")
-
-
-def resolve_weights(source: str | None, allow_download: bool, tqdm_class=None) -> tuple[str, Path]:
-    """(model name, folder with the files) for a short name, a Hugging Face repository, a
-    folder or a file in one; WeightsMissing when they are not here and may not be fetched."""
-    source = source or DEFAULT_PROMPT_MODEL
-    path = Path(source).expanduser()
-    if path.exists():
-        folder = path if path.is_dir() else path.parent
-        absent = [f for f in WEIGHT_FILES if not (folder / f).is_file()]
-        if absent:
-            raise WeightsMissing(f"{folder}: no {' or '.join(absent)} there; the folder of a SAM 2.1 "
-                                 f"model holds {' and '.join(WEIGHT_FILES)}")
-        return folder.name, folder
-    if source.startswith(("/", ".", "~", "\\")) or source.count("/") > 1 or "\\" in source or ":" in source:
-        raise WeightsMissing(f"{path}: no such folder (the folder of a SAM 2.1 model holds "
-                             f"{' and '.join(WEIGHT_FILES)})")
-    repo = MODELS.get(source, source)
-    if "/" not in repo:
-        raise WeightsMissing(f"unknown assist model {source!r} (known: {', '.join(MODELS)}; or a folder)")
-    from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import LocalEntryNotFoundError
-
-    try:  # what is cached first: no network for a model fetched once
-        return source, Path(snapshot_download(repo, allow_patterns=_FETCH, local_files_only=True))
-    except LocalEntryNotFoundError:
-        if not allow_download:
-            raise WeightsMissing(missing_hint(source)) from None
-    try:
-        return source, Path(snapshot_download(repo, allow_patterns=_FETCH, tqdm_class=tqdm_class))
-    except Exception as exc:  # offline, a proxy, a full disk: the message says what to do instead
-        raise WeightsMissing(f"{missing_hint(source)} (the download failed: {type(exc).__name__})") from exc
 
 
 # The Hiera image encoders of the four SAM 2.1 sizes (Meta's sam2.1_hiera_*.yaml); the rest is shared.

@@ -95,3 +95,26 @@ def test_without_weights_the_window_says_what_to_get_and_m_uses_grabcut(assisted
     me.key(K.Key_M)
     me.drag([(60, 50), (200, 160)])
     assert isinstance(window.canvas.tool.run, AssistRun)
+
+
+def test_a_weights_folder_chosen_in_the_window_is_remembered_and_used(assisted, qtbot, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+    from labeler.gui import preferences
+    from labeler.ml.promptable import PromptModel
+
+    folder = tmp_path / "my-sam"
+    tiny = PromptModel.load(TINY_RANDOM)
+    tiny.model.save_pretrained(folder)
+    tiny.processor.save_pretrained(folder)
+    window = assisted(model=None, allow_download=False)
+    warned = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *args: warned.append(args[2]))
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *args: str(tmp_path))  # no model there
+    window.actions_["assist_weights"].trigger()
+    assert "model.safetensors" in warned[-1] and preferences.assist_model() is None
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *args: str(folder))
+    window.actions_["assist_weights"].trigger()
+    assert preferences.assist_model() == str(folder)
+    qtbot.waitUntil(lambda: window.canvas.assist_model is not None, timeout=120_000)
+    assert window.assist.label.text() == "Assist: my-sam"

@@ -469,6 +469,10 @@ def test_the_offline_setting_reaches_every_project_s_workers(tmp_path, qtbot):
     preferences.set_offline(False)
     model, trainer, assist = host.configs(tmp_path)
     assert model.allow_download and trainer.allow_download and assist.allow_download
+    preferences.set_assist_model("/models/sam")  # chosen in the window: every project's assist model
+    assert host.configs(tmp_path)[2].model == "/models/sam"
+    named = LabelerApp(None, None, assist=AssistConfig("", model="sam2.1-small"))  # --assist-model wins
+    assert named.configs(tmp_path)[2].model == "sam2.1-small"
     offline_flag = LabelerApp(WorkerConfig("", allow_download=False), None)  # labeler gui --offline
     assert offline_flag.configs(tmp_path) == (WorkerConfig(str(tmp_path), allow_download=False), None, None)
 

@@ -7,7 +7,6 @@ import os
 import time
 from pathlib import Path
 
-import pytest
 import torch
 
 from labeler.ml.promptable import TINY_RANDOM
