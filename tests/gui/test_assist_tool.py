@@ -154,3 +154,26 @@ def test_an_answer_for_a_box_drawn_over_never_shows(photo_project, open_window, 
     qtbot.waitUntil(lambda: len(finished) == 2)  # the held box is segmented now...
     QApplication.processEvents()  # ...and its answer delivered: it must change nothing
     assert np.array_equal(tool.mask.full(), disk) and mask_iou_with(mask_to_rle(disk), truth("disk")) > 0.9
+
+
+def test_the_layers_under_an_assist_tool_are_cached_only_while_the_view_rests(photo_project, open_window, person,
+                                                                               qtbot):
+    """The cache that keeps the tools' answers under a frame (CanvasView.sync_layers) is on
+    with the assisted tools and a resting view, off while it zooms and with the other tools."""
+    from PySide6.QtWidgets import QGraphicsItem
+
+    cached, plain = QGraphicsItem.CacheMode.DeviceCoordinateCache, QGraphicsItem.CacheMode.NoCache
+    window = open_window(photo_project)
+    canvas = window.canvas
+    layers = (canvas.image_layer, canvas.selection_item)
+    qtbot.waitUntil(lambda: canvas._resting)  # the window's first fit has settled
+    assert all(item.cacheMode() == plain for item in layers)  # the select tool
+    me = person(window)
+    for key in (K.Key_M, K.Key_W, K.Key_S):
+        me.key(key)
+        assert all(item.cacheMode() == cached for item in layers), key
+    canvas.zoom_by(1.5)
+    assert all(item.cacheMode() == plain for item in layers)  # moving: drawn as usual
+    qtbot.waitUntil(lambda: all(item.cacheMode() == cached for item in layers))  # at rest again
+    me.key(K.Key_V)
+    assert all(item.cacheMode() == plain for item in layers)

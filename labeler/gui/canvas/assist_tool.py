@@ -92,6 +92,7 @@ class AssistPreview(QGraphicsItem):
 
 class AssistTool(RectangleTool):
     name = "assist"
+    caches_layers = True  # CanvasView.sync_layers
 
     def __init__(self, host) -> None:
         super().__init__(host)

@@ -143,6 +143,7 @@ def _straight(a: tuple[float, float], b: tuple[float, float]) -> np.ndarray:
 
 class ScissorsTool(Tool):
     name = "scissors"
+    caches_layers = True  # CanvasView.sync_layers
 
     def __init__(self, host) -> None:
         super().__init__(host)

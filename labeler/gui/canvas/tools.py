@@ -56,6 +56,7 @@ class Host(Protocol):
 
 class Tool:
     name = ""
+    caches_layers = False  # True: its answers repaint a picture over the image (CanvasView.sync_layers)
     cursor = Qt.CursorShape.CrossCursor
 
     def __init__(self, host: Host) -> None:

@@ -7,9 +7,9 @@ tool (tools.py). It redraws from the Session's signals; it never writes the stor
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QKeySequence, QPainter
-from PySide6.QtWidgets import QFrame, QGraphicsScene, QGraphicsSimpleTextItem, QGraphicsView
+from PySide6.QtWidgets import QFrame, QGraphicsItem, QGraphicsScene, QGraphicsSimpleTextItem, QGraphicsView
 
 from ... import geometry
 from ...core.commands import delete_instances
@@ -26,6 +26,7 @@ from .wand_tool import WandTool
 
 MAX_ZOOM = 64.0  # screen pixels per image pixel
 WHEEL_STEP = 1.0015  # zoom factor per 1/8 degree of wheel rotation (1.2 per notch)
+REST_MS = 250  # the view has rested this long after a zoom or pan: the assisted tools' layer cache returns
 
 
 class CanvasView(QGraphicsView):
@@ -67,6 +68,12 @@ class CanvasView(QGraphicsView):
                                   self.tags, self.assist_preview, self.preview, self.notice)):
             item.setZValue(z)
             self.scene().addItem(item)
+
+        self._resting = True  # the view has not moved for REST_MS (sync_layers)
+        self._rest = QTimer(self)
+        self._rest.setSingleShot(True)
+        self._rest.setInterval(REST_MS)
+        self._rest.timeout.connect(self._at_rest)
 
         self.loader = ImageLoader(self)
         self.loader.loaded.connect(self._on_pixels)
@@ -134,6 +141,34 @@ class CanvasView(QGraphicsView):
         self.tool = self.tools[name]
         self.viewport().setCursor(self.tool.cursor)
         self.toolChanged.emit(name)
+        self.sync_layers()
+
+    def sync_layers(self) -> None:
+        """With an assisted tool (Tool.caches_layers) and the view at rest, the image and the
+        selection are kept as pixmaps of what is on screen (Qt caches only the visible part
+        of an item larger than the view), so each of the tool's answers repaints its picture
+        over two blits instead of re-drawing the image tiles and the selected outline: on a 12
+        MP photo an answer took 15-30 ms of the GUI thread, and under 13 so
+        (benchmarks/tools_latency.py). Not while the view moves: a cached zoom step re-renders
+        everything into the pixmaps, which made pan and zoom slower (benchmarks/canvas.py).
+        REST_MS after the last move the cache comes back and is filled at once, while the
+        person is not waiting on an answer."""
+        cached = self.tool.caches_layers and self._resting
+        mode = QGraphicsItem.CacheMode.DeviceCoordinateCache if cached else QGraphicsItem.CacheMode.NoCache
+        if self.image_layer.cacheMode() != mode:
+            for item in (self.image_layer, self.selection_item):
+                item.setCacheMode(mode)
+            if cached:
+                self.viewport().update()  # fill the pixmaps now, not on the tool's first answer
+
+    def _view_moved(self) -> None:
+        self._resting = False
+        self.sync_layers()
+        self._rest.start()
+
+    def _at_rest(self) -> None:
+        self._resting = True
+        self.sync_layers()
 
     def set_brush_radius(self, radius: float) -> None:
         self.brush_radius = float(min(max(radius, 1.0), 500.0))
@@ -328,6 +363,7 @@ class CanvasView(QGraphicsView):
 
     def _scale_changed(self) -> None:
         self.shape_layer.view_moved()
+        self._view_moved()
         self.selection_item.set_view_scale(self.scale)
         self.tags.set_view_scale(self.scale)
         self.preview.set_view_scale(self.scale)
@@ -344,6 +380,7 @@ class CanvasView(QGraphicsView):
     def scrollContentsBy(self, dx: int, dy: int) -> None:
         super().scrollContentsBy(dx, dy)
         self.shape_layer.view_moved()
+        self._view_moved()
 
     def wheelEvent(self, event) -> None:
         """A mouse wheel notch is 120 (1/8 degree units); a trackpad sends many small

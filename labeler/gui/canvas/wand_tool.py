@@ -151,6 +151,7 @@ class WandRun:
 
 class WandTool(Tool):
     name = "wand"
+    caches_layers = True  # CanvasView.sync_layers
 
     def __init__(self, host) -> None:
         super().__init__(host)
