@@ -9,7 +9,6 @@ be loaded it says `Fatal` and exits.
 
 from __future__ import annotations
 
-import queue
 import traceback
 from collections import deque
 from typing import Iterator
@@ -18,6 +17,7 @@ from ..store import ProjectStore
 from ..store.proposals import images_needing_suggestions
 from .protocol import (
     Cancel, Failed, Fatal, Predict, Prelabel, Progress, PromptBox, Reload, Shutdown, Suggested, WorkerConfig,
+    receive_all,
 )
 
 
@@ -49,7 +49,7 @@ class Worker:
     def serve(self) -> None:
         while True:
             idle = not self.urgent and self.background is None
-            for message in self._receive(block=idle):
+            for message in receive_all(self.inbox, block=idle):
                 if isinstance(message, Shutdown):
                     return
                 self._safely(self._handle, message)
@@ -59,16 +59,6 @@ class Worker:
                 self._safely(self._suggest_now, ids)
             elif self.background is not None:
                 self._safely(self._step)
-
-    def _receive(self, block: bool) -> list:
-        messages = []
-        try:
-            messages.append(self.inbox.get(block=block))
-            while True:
-                messages.append(self.inbox.get_nowait())
-        except queue.Empty:
-            pass
-        return messages
 
     def _safely(self, action, *args) -> None:
         try:

@@ -14,7 +14,6 @@ and the loop goes on.
 from __future__ import annotations
 
 import os
-import queue
 import time
 import traceback
 from collections import OrderedDict, deque
@@ -23,7 +22,7 @@ import cv2
 
 from .protocol import (
     AssistConfig, AssistDownload, AssistMissing, AssistReady, Embed, Embedded, Failed, Fatal, Segment, Segmented,
-    Shutdown,
+    Shutdown, receive_all,
 )
 
 ENCODER_SIDE = 1024  # SAM 2.1 resizes every image to 1024 x 1024
@@ -85,7 +84,7 @@ class Prompter:
     def serve(self) -> None:
         while True:
             idle = not self.prompts and not self.ahead
-            for message in self._receive(block=idle):
+            for message in receive_all(self.inbox, block=idle):
                 if isinstance(message, Shutdown):
                     return
                 if isinstance(message, Segment):
@@ -100,16 +99,6 @@ class Prompter:
                     self.embedding(image_id, report=True)
                 except Exception as exc:  # one unreadable image: say so, go on with the next
                     self.outbox.put(Failed(image_id, f"assist model: {_plain(exc)}"))
-
-    def _receive(self, block: bool) -> list:
-        messages = []
-        try:
-            messages.append(self.inbox.get(block=block))
-            while True:
-                messages.append(self.inbox.get_nowait())
-        except queue.Empty:
-            pass
-        return messages
 
     def _answer(self, request: Segment) -> None:
         waited = request.image_id not in self.memory

@@ -7,6 +7,7 @@ an image carries (image_id, model_version), so the app can drop stale ones.
 
 from __future__ import annotations
 
+import queue
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -27,6 +28,18 @@ class WorkerConfig:
     class_map: dict[str, str] = field(default_factory=dict)  # project class -> COCO class
     model_overrides: dict = field(default_factory=dict)  # e.g. min_size for tiny test models
     refine_masks: str | None = None  # an assist model (ml.promptable) that redraws each suggestion from its box
+
+
+def receive_all(inbox, block: bool) -> list:
+    """Every message waiting in a worker's inbox (waiting for the first one if `block`)."""
+    messages = []
+    try:
+        messages.append(inbox.get(block=block))
+        while True:
+            messages.append(inbox.get_nowait())
+    except queue.Empty:
+        pass
+    return messages
 
 
 # --- app -> worker ----------------------------------------------------------------------

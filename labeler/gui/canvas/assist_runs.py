@@ -53,6 +53,19 @@ def tint(mask: CropMask | None, rgb: tuple[int, int, int]) -> Picture | None:
     return Picture(image, QRectF(mask.x, mask.y, w, h), pixels)
 
 
+def _emit_traced(relay, make_shape) -> None:
+    """On a run's thread: the kept mask as an instance shape, or the error, to the GUI thread
+    (tracing a large mask takes tens of milliseconds)."""
+    try:
+        shape, error = make_shape(), ""
+    except Exception as exc:  # noqa: BLE001 - reported in the window, the tool stays usable
+        shape, error = None, f"{type(exc).__name__}: {exc}"
+    try:
+        relay.traced.emit(shape, error)
+    except RuntimeError:  # the window is gone
+        pass
+
+
 class _Relay(QObject):
     done = Signal(int, object, object, str)  # request number, CropMask | None, Picture | None, error
     traced = Signal(object, str)  # the kept mask as a shape (Polygons | MaskRLE | None), error
@@ -123,17 +136,7 @@ class AssistRun:
         """The current mask as an instance shape, made on the worker (tracing a large mask
         takes tens of milliseconds); `on_traced(run, shape, error)` on the GUI thread."""
         self._relay.traced.connect(partial(on_traced, self))
-        self._pool.submit(self._trace)
-
-    def _trace(self) -> None:  # on the worker thread
-        try:
-            shape, error = mask_to_shape(self._to_image(self._segmenter.mask)), ""
-        except Exception as exc:  # noqa: BLE001
-            shape, error = None, f"{type(exc).__name__}: {exc}"
-        try:
-            self._relay.traced.emit(shape, error)
-        except RuntimeError:
-            pass
+        self._pool.submit(_emit_traced, self._relay, lambda: mask_to_shape(self._to_image(self._segmenter.mask)))
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -218,17 +221,7 @@ class PromptRun:
     def trace(self, on_traced) -> None:
         self._relay.traced.connect(partial(on_traced, self))
         mask = self.choices[self.choice][0] if self.choices else None
-        self._pool.submit(self._trace, mask)
-
-    def _trace(self, mask) -> None:  # on the run's thread
-        try:
-            shape, error = (mask_to_shape(mask) if mask is not None else None), ""
-        except Exception as exc:  # noqa: BLE001
-            shape, error = None, f"{type(exc).__name__}: {exc}"
-        try:
-            self._relay.traced.emit(shape, error)
-        except RuntimeError:
-            pass
+        self._pool.submit(_emit_traced, self._relay, lambda: mask_to_shape(mask) if mask is not None else None)
 
     def close(self) -> None:
         try:
