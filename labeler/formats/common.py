@@ -167,30 +167,18 @@ def store_planned(store: ProjectStore, resolver: ImageResolver, report: ImportRe
     """Write what an import found, in one transaction: new images, new categories (by
     name), and each image's instances (given as (category name, instance)). An image that
     already has labels is skipped, so importing the same file twice adds nothing. Every
-    name in category_names becomes a category, used or not."""
-    with store.transaction():
+    name in category_names becomes a category, used or not.
+
+    Other processes (the window, the trainer) write to the same project, so the write lock
+    is held only for the SQL: every shape is serialised and measured first, with no lock."""
+    staged = store.stage_labels(  # shapes serialised and measured, rows staged: no lock yet
+        (record.path, [(name, store.prepare_instance(inst)) for name, inst in named_instances])
+        for record, named_instances in planned)
+    with store.transaction():  # the one short transaction: all of the import or none of it
         resolver.commit_new_images()
-        categories = {c.name: c for c in store.categories()}
-        for name in category_names:
-            if name not in categories:
-                categories[name] = store.add_category(name)
-                report.categories_added.append(name)
-        done: set[int] = set()
-        for record, named_instances in planned:
-            image = resolver.stored(record)
-            if image.id in done or store.instances(image.id):
-                report.warn("image already has labels in the project; not imported again",
-                            image.path)
-                continue
-            done.add(image.id)
-            instances = []
-            for name, inst in named_instances:
-                if name not in categories:
-                    categories[name] = store.add_category(name)
-                    report.categories_added.append(name)
-                instances.append(Instance(None, image.id, categories[name].id, inst.shape,
-                                          inst.score, inst.provenance, inst.status))
-            report.instances_added += store.add_instances(instances)
-            proposals = any(i.status == InstanceStatus.PROPOSED for i in instances)
-            store.set_image_status(image.id, ImageStatus.IN_REVIEW if proposals else ImageStatus.ACCEPTED)
-            report.images_labeled += 1
+        written = store.write_staged(staged, category_names)
+    report.categories_added += written.categories_added
+    report.instances_added += written.instances_added
+    report.images_labeled += written.images_labeled
+    for path in written.skipped:
+        report.warn("image already has labels in the project; not imported again", path)

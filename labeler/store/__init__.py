@@ -1,6 +1,10 @@
 """The SQLite project store: the only package that writes a project's database."""
 
-from .project_store import DB_NAME, InstanceRow, ProjectError, ProjectStore
+from .project_store import (
+    BUSY_TIMEOUT_S, DB_NAME, InstanceRow, LabelsWritten, PreparedInstance, ProjectBusy, ProjectError,
+    ProjectStore,
+)
 from .schema import SCHEMA_VERSION
 
-__all__ = ["DB_NAME", "InstanceRow", "ProjectError", "ProjectStore", "SCHEMA_VERSION"]
+__all__ = ["BUSY_TIMEOUT_S", "DB_NAME", "InstanceRow", "LabelsWritten", "PreparedInstance", "ProjectBusy",
+           "ProjectError", "ProjectStore", "SCHEMA_VERSION"]
