@@ -38,7 +38,7 @@ from ..core.entities import (
     Category, ImageRecord, ImageStatus, Instance, InstanceStatus, MaskRLE, Polygons,
     Provenance, palette_color,
 )
-from .schema import MIGRATIONS, SCHEMA_VERSION
+from .schema import MIGRATIONS, ORIENTED_VERSION, SCHEMA_VERSION
 
 DB_NAME = "labeler.db"
 
@@ -575,6 +575,10 @@ def _migrate(db: sqlite3.Connection, version: int) -> None:
             # executescript would commit first; run each statement inside our transaction.
             for statement in _statements(MIGRATIONS[target - 1]):
                 db.execute(statement)
+            if target == ORIENTED_VERSION:
+                from .orientation import orient_old_records
+
+                orient_old_records(db)
             db.execute(f"PRAGMA user_version = {target}")
         except BaseException:
             db.execute("ROLLBACK")

@@ -103,7 +103,16 @@ V3 = """
         INSERT OR IGNORE INTO meta(key, value) VALUES ('retrain_every', '10');
 """
 
+# Version 4: sizes and labels are those of the image as displayed (EXIF orientation applied,
+# formats/images.py PIXEL_RULE). The statement only records the rule; project_store._migrate
+# also runs store/orientation.orient_old_records in the same transaction, which turns the
+# size and every label of each image with an orientation.
+V4 = """
+        INSERT OR IGNORE INTO meta(key, value) VALUES ('pixel_rule', 'exif-oriented');
+"""
+
 # MIGRATIONS[N - 1] takes a database from schema version N - 1 to N. Each runs in one
 # transaction together with the new user_version.
-MIGRATIONS: list[str] = [V1, V2, V3]
+MIGRATIONS: list[str] = [V1, V2, V3, V4]
+ORIENTED_VERSION = 4  # the migration after whose statements orient_old_records runs
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -33,8 +33,12 @@ def default_cache_dir() -> Path:
 
 
 def cache_key(model: str, image_path: Path) -> str:
+    """The model, the file (path, size, time) and how its pixels are decoded (PIXEL_RULE: a
+    change of rule, such as applying EXIF orientation, must not reuse older embeddings)."""
+    from ..formats.images import PIXEL_RULE
+
     stat = image_path.stat()
-    text = f"{model}\0{image_path.resolve()}\0{stat.st_size}\0{stat.st_mtime_ns}"
+    text = f"{model}\0{PIXEL_RULE}\0{image_path.resolve()}\0{stat.st_size}\0{stat.st_mtime_ns}"
     return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 

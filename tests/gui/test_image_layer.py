@@ -184,13 +184,18 @@ def test_decode_image_normalises_to_8_bit_bgr(tmp_path):
     assert decode_image(write_png(tmp_path / "big.jpg", block_image()), reduce=4).shape == (75, 100, 3)
 
 
-def test_decode_image_ignores_exif_orientation(tmp_path):
+def test_decode_image_applies_exif_orientation(tmp_path):
+    """The product's one rule (README): pixels as displayed, like labelme and detectron2;
+    the thumbnails follow it too."""
+    from labeler.gui.widgets.image_browser import decode_thumbnail
+
     path = tmp_path / "rotated.jpg"
     exif = Image.Exif()
     exif[0x0112] = 6  # "rotate 90 CW to display"
     Image.new("RGB", (40, 20), (10, 200, 30)).save(path, exif=exif)
-    assert decode_image(path).shape == (20, 40, 3)
-    assert decode_image(path, reduce=2).shape == (10, 20, 3)
+    assert decode_image(path).shape == (40, 20, 3)
+    assert decode_image(path, reduce=2).shape == (20, 10, 3)
+    assert decode_thumbnail(path, max_side=64).shape[:2] == (40, 20)
 
 
 def test_decode_image_errors_name_the_file(tmp_path):

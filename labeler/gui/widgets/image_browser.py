@@ -61,7 +61,7 @@ def decode_thumbnail(path: Path, max_side: int = THUMB_SIZE,
     factor = next((f for f in (8, 4, 2) if longest / f >= max_side), 1)
     try:
         data = np.fromfile(path, dtype=np.uint8)
-        image = cv2.imdecode(data, _REDUCED[factor] | cv2.IMREAD_IGNORE_ORIENTATION)
+        image = cv2.imdecode(data, _REDUCED[factor])  # OpenCV turns it by its EXIF orientation, as decode_image does
     except (cv2.error, OSError, ValueError, MemoryError):
         return None
     if image is None or image.size == 0:
