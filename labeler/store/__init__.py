@@ -1,9 +1,7 @@
 """The SQLite project store: the only package that writes a project's database."""
 
-from .project_store import (
-    BUSY_TIMEOUT_S, DB_NAME, InstanceRow, LabelsWritten, PreparedInstance, ProjectBusy, ProjectError,
-    ProjectStore,
-)
+from .bulk import LabelsWritten, PreparedInstance
+from .project_store import BUSY_TIMEOUT_S, DB_NAME, InstanceRow, ProjectBusy, ProjectError, ProjectStore
 from .schema import SCHEMA_VERSION
 
 __all__ = ["BUSY_TIMEOUT_S", "DB_NAME", "InstanceRow", "LabelsWritten", "PreparedInstance", "ProjectBusy",
