@@ -14,8 +14,13 @@ category ids and Roboflow's per-split ``_annotations.coco.json`` layout. Decisio
 - A crowd region (iscrowd=1) is imported as an ordinary mask instance (with a warning):
   its pixels are labeled, and our export has no crowd regions.
 - Degenerate polygons (fewer than 3 points) are dropped with a warning.
-- Anything structurally wrong (not JSON, missing keys, unknown ids) stops the import with
-  one line naming the file and the problem; nothing of that import is stored.
+- Every shape passes geometry.validate (finite coordinates near the image, bounded
+  vertices, parts and crossings, RLE runs that add up to the image): one that fails is
+  skipped with a warning naming the file, the annotation and the reason.
+- Anything structurally wrong (not JSON, missing keys, ids that are not integers, unknown
+  ids, a category id given to two names, class or file names that cannot be names) stops
+  the import with one line naming the file and the problem; nothing of that import is
+  stored.
 """
 
 from __future__ import annotations
@@ -29,12 +34,14 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 from .. import geometry
+from ..geometry import validate
 from ..core.entities import (
     ImageRecord, ImageStatus, Instance, InstanceStatus, MaskRLE, Polygons, Provenance, Shape,
 )
 from ..store import ProjectStore
 from .common import (
-    FormatError, ImageResolver, ImportReport, load_json, store_planned, write_text_atomic,
+    FormatError, ImageResolver, ImportReport, brief, check_class_name, check_file_name, load_json,
+    store_planned, write_text_atomic,
 )
 
 ROBOFLOW_NAME = "_annotations.coco.json"
@@ -173,7 +180,7 @@ def import_coco(store: ProjectStore, paths: Sequence[str | os.PathLike],
                             f"{image_entry['width']}x{image_entry['height']}, file is "
                             f"{record.width}x{record.height}")
                 continue
-            converted = (coco.instance(a, record) for a in anns)
+            converted = (coco.instance(k, a, record) for k, a in anns)
             planned.append((record, [c for c in converted if c is not None]))
         if progress:
             progress(n, len(files))
@@ -203,41 +210,54 @@ class _CocoFile:
                 raise FormatError(path, f"not a COCO file (no '{key}' list)")
         self.categories: dict[int, str] = {}
         for c in data["categories"]:
-            if not (isinstance(c, dict) and isinstance(c.get("id"), int) and isinstance(c.get("name"), str)):
-                raise FormatError(path, f"category entry needs an integer 'id' and a 'name': {_short(c)}")
-            if not c["name"].strip():
-                raise FormatError(path, f"category {c['id']} has an empty name")
-            self.categories[c["id"]] = c["name"].strip()
+            self._add_category(c)
         self.images: dict[int, dict] = {}
         for im in data["images"]:
-            if not (isinstance(im, dict) and isinstance(im.get("id"), int)
+            if not (isinstance(im, dict) and _is_int(im.get("id"))
                     and isinstance(im.get("file_name"), str) and _positive_int(im.get("width"))
                     and _positive_int(im.get("height"))):
                 raise FormatError(path, "image entry needs integer 'id', 'width', 'height' and a "
-                                        f"'file_name': {_short(im)}")
+                                        f"'file_name': {brief(im)}")
             if im["id"] in self.images:
                 raise FormatError(path, f"image id {im['id']} appears twice")
+            check_file_name(path, im["file_name"], f"image {brief(im['id'])}: file_name")
             self.images[im["id"]] = im
-        self.by_image: dict[int, list[dict]] = {i: [] for i in self.images}
-        for ann in data["annotations"]:
+        self.by_image: dict[int, list[tuple[int, dict]]] = {i: [] for i in self.images}
+        for k, ann in enumerate(data["annotations"]):
             if not isinstance(ann, dict):
-                raise FormatError(path, f"annotation is not an object: {_short(ann)}")
-            if ann.get("image_id") not in self.images:
-                raise FormatError(path, f"annotation {ann.get('id')} refers to unknown image id "
-                                        f"{ann.get('image_id')!r}")
-            if ann.get("category_id") not in self.categories:
-                raise FormatError(path, f"annotation {ann.get('id')} refers to unknown category id "
-                                        f"{ann.get('category_id')!r}")
-            self.by_image[ann["image_id"]].append(ann)
+                raise FormatError(path, f"annotation at index {k} is not an object: {brief(ann)}")
+            image_id, category_id = ann.get("image_id"), ann.get("category_id")
+            if not (_is_int(image_id) and image_id in self.images):
+                raise FormatError(path, f"{_annotation(k, ann)} refers to unknown image id {brief(image_id)}")
+            if not (_is_int(category_id) and category_id in self.categories):
+                raise FormatError(path, f"{_annotation(k, ann)} refers to unknown category id "
+                                        f"{brief(category_id)}")
+            self.by_image[image_id].append((k, ann))
+
+    def _add_category(self, c: Any) -> None:
+        """One category entry. An id given twice to different names refuses the file: which
+        name its annotations mean cannot be known, and guessing moves them to another class."""
+        if not (isinstance(c, dict) and _is_int(c.get("id")) and isinstance(c.get("name"), str)):
+            raise FormatError(self.path, f"category entry needs an integer 'id' and a 'name': {brief(c)}")
+        if not c["name"].strip():
+            raise FormatError(self.path, f"category {c['id']} has an empty name")
+        name = check_class_name(self.path, c["name"], f"category {c['id']}")
+        known = self.categories.get(c["id"])
+        if known is not None and known != name:
+            raise FormatError(self.path, f"category id {c['id']} appears twice, as {brief(known)} and "
+                                         f"{brief(name)}: which its annotations mean is unknown")
+        self.categories[c["id"]] = name
 
     def images_with_annotations(self):
         for image_id, image in self.images.items():
             yield image, self.by_image[image_id]
 
-    def instance(self, ann: dict, record: ImageRecord) -> tuple[str, Instance] | None:
-        """(category name, instance with image id 0) or None for a dropped annotation."""
+    def instance(self, k: int, ann: dict, record: ImageRecord) -> tuple[str, Instance] | None:
+        """(category name, instance with image id 0) or None for a dropped annotation (the
+        k-th of the file). A shape that fails validation is dropped with a warning; a
+        segmentation of the wrong structure refuses the file."""
         name = self.categories[ann["category_id"]]
-        where = f"{self.path.name}: annotation {ann.get('id')}"
+        where = f"{self.path.name}: {_annotation(k, ann)}"
         seg = ann.get("segmentation")
         status = InstanceStatus.ACCEPTED
         try:
@@ -245,17 +265,20 @@ class _CocoFile:
                 self.report.warn("crowd region (iscrowd=1) imported as an ordinary mask", where)
             shape: Shape | None
             if isinstance(seg, dict):
-                shape = geometry.rle_from_coco(seg, record.height, record.width)
+                shape = validate.rle_from_coco(seg, record.height, record.width)
             elif seg is None or seg == []:
-                shape = self._box(ann, where)
+                shape = self._box(ann, where, record)
                 status = InstanceStatus.PROPOSED
             elif isinstance(seg, list):
-                shape = self._polygons(seg, where)
+                shape = self._polygons(seg, where, record)
             else:
                 raise ValueError(f"segmentation must be a list of polygons or an RLE object, "
                                  f"got {type(seg).__name__}")
+        except validate.ShapeError as exc:
+            self.report.warn(f"shape rejected ({exc}); annotation skipped", where)
+            return None
         except (ValueError, TypeError, KeyError) as exc:
-            raise FormatError(self.path, f"annotation {ann.get('id')}: {exc}") from None
+            raise FormatError(self.path, f"{_annotation(k, ann)}: {exc}") from None
         if shape is None:
             return None
         if isinstance(shape, MaskRLE) and geometry.area(shape) == 0:
@@ -263,7 +286,8 @@ class _CocoFile:
             return None
         return name, Instance(None, 0, 0, shape, None, Provenance.manual(), status)
 
-    def _polygons(self, seg: list, where: str) -> Polygons | None:
+    def _polygons(self, seg: list, where: str, record: ImageRecord) -> Polygons | None:
+        validate.check_counts([], len(seg))  # 20,000 rings are refused before any is read
         rings = []
         for ring in seg:
             if not isinstance(ring, list) or not all(isinstance(c, (int, float)) for c in ring):
@@ -272,24 +296,31 @@ class _CocoFile:
                 self.report.warn("degenerate polygon (fewer than 3 points) dropped", where)
                 continue
             rings.append(ring)
-        return Polygons.from_flat(rings) if rings else None
+        return validate.polygons_from_flat(rings, record.height, record.width) if rings else None
 
-    def _box(self, ann: dict, where: str) -> Polygons | None:
+    def _box(self, ann: dict, where: str, record: ImageRecord) -> Polygons | None:
         box = ann.get("bbox")
         if not (isinstance(box, list) and len(box) == 4 and all(isinstance(c, (int, float)) for c in box)):
             raise ValueError("has neither a segmentation nor a valid bbox")
-        x, y, w, h = box
+        x, y, w, h = validate.coordinates(box).tolist()
         if w <= 0 or h <= 0:
             self.report.warn("empty box dropped", where)
             return None
+        shape = validate.check_polygons(Polygons.rectangle(x, y, x + w, y + h), record.height, record.width)
         self.report.warn("box without a mask imported as a rectangle proposal to review", where)
-        return Polygons.rectangle(x, y, x + w, y + h)
+        return shape
+
+
+def _is_int(value: Any) -> bool:
+    """An integer id (JSON true/false are not ids; a list is not hashable)."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _positive_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+    return _is_int(value) and value > 0
 
 
-def _short(value: Any) -> str:
-    text = json.dumps(value)
-    return text if len(text) <= 80 else text[:77] + "..."
+def _annotation(k: int, ann: dict) -> str:
+    """How a message names the k-th annotation: by its id when it has an integer one."""
+    ann_id = ann.get("id")
+    return f"annotation {brief(ann_id)}" if _is_int(ann_id) else f"annotation at index {k}"

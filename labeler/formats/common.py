@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import reprlib
 import tempfile
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,6 +64,67 @@ def load_json(path: Path) -> Any:
         raise FormatError(path, f"not valid JSON (not UTF-8 text: {exc.reason})") from None
     except MemoryError:
         raise FormatError(path, "too large to read into memory") from None
+    except RecursionError:
+        raise FormatError(path, "not valid JSON (nested too deeply)") from None
+    except ValueError as exc:  # Python refuses integers of more than 4300 digits
+        raise FormatError(path, f"not valid JSON ({str(exc).split(':')[0]})") from None
+
+
+# --- text from a file: class names, image file names, messages ---------------------------
+
+MAX_NAME_LENGTH = 200  # characters in a class name
+MAX_FILE_NAME_BYTES = 255  # per path component, in UTF-8 (what Linux, macOS and Windows allow)
+MAX_PATH_BYTES = 4096
+_BIDI_CONTROLS = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_brief = reprlib.Repr()
+_brief.maxstring, _brief.maxother, _brief.maxlong, _brief.maxlevel = 60, 60, 40, 3
+
+
+def brief(value: Any) -> str:
+    """Any value from a file, shortened and quoted for a one-line message: control
+    characters and lone surrogates escaped, nesting and length cut."""
+    return _brief.repr(value)
+
+
+def _unprintable(text: str) -> str | None:
+    """Why the text cannot be shown or stored as it is, or None."""
+    for ch in text:
+        category = unicodedata.category(ch)
+        if category == "Cs":
+            return "a lone surrogate (not valid Unicode)"
+        if category == "Cc" or ch in _BIDI_CONTROLS:
+            return "control characters"
+    return None
+
+
+def check_class_name(path: Path, name: Any, what: str) -> str:
+    """A class name from a file, stripped of surrounding spaces. The whole file is refused
+    (FormatError) for a name that is not text, is empty or longer than MAX_NAME_LENGTH, or
+    holds control characters (ANSI escapes, newlines, bidi overrides) or lone surrogates:
+    such a name would garble every list and terminal it is shown in, or not store at all,
+    and rewriting it would make a class nobody named."""
+    if not isinstance(name, str) or not name.strip():
+        raise FormatError(path, f"{what} has no name")
+    if len(name) > MAX_NAME_LENGTH:
+        raise FormatError(path, f"{what}: class name longer than {MAX_NAME_LENGTH} characters "
+                                f"({len(name):,}): {brief(name)}")
+    problem = _unprintable(name)
+    if problem:
+        raise FormatError(path, f"{what}: class name {brief(name)} contains {problem}")
+    return name.strip()
+
+
+def check_file_name(path: Path, name: str, what: str) -> str:
+    """An image file name from a file; FormatError for one no file system can hold (NUL,
+    control characters, lone surrogates, a component over 255 bytes, over 4096 in all)."""
+    encoded = name.encode("utf-8", "surrogatepass")
+    if len(encoded) > MAX_PATH_BYTES or any(len(part) > MAX_FILE_NAME_BYTES for part in encoded.split(b"/")):
+        raise FormatError(path, f"{what} {brief(name)} is too long for a file name (at most "
+                                f"{MAX_FILE_NAME_BYTES} bytes per folder or file name)")
+    problem = _unprintable(name)
+    if problem:
+        raise FormatError(path, f"{what} {brief(name)} contains {problem}")
+    return name
 
 
 def write_text_atomic(path: Path, text: str) -> None:

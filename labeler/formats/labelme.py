@@ -10,13 +10,27 @@
   renamed or re-encoded image), a unique file with the same stem is used, with a warning;
   failing that, an embedded ``imageData`` is written next to the JSON (inside the image
   root) and used.
+- Writing imageData: the folder is resolved and checked to be inside the image root
+  before anything is written, and the file is created with O_CREAT|O_EXCL (and
+  O_NOFOLLOW): an existing name, a symlink (dangling or not) included, is never written
+  through. If the name is taken by a file with the same pixels, that file is used; if by
+  anything else, the image is written under a new name, ``<stem>-<8 hex digits of its
+  SHA-256>.<ext>``, with a warning saying so (the labels never go onto another image). A
+  failed import removes the files it wrote.
+- Every shape passes geometry.validate; one that fails is skipped with a warning naming
+  the file, the shape and the reason. A mask PNG larger than its image is refused from
+  its header, before it is decoded. Labels are class names: one with control characters,
+  lone surrogates or over 200 characters refuses the file.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
+import math
 import os
+import stat
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -26,8 +40,13 @@ from PIL import Image
 
 from .. import geometry
 from ..core.entities import ImageRecord, Instance, MaskRLE, Polygons, Provenance, Shape
+from ..geometry import validate
 from ..store import ProjectStore
-from .common import FormatError, ImageResolver, ImportReport, load_json, store_planned
+from .common import (
+    FormatError, ImageResolver, ImportReport, brief, check_class_name, check_file_name, load_json,
+    store_planned,
+)
+from .images import IMAGE_EXTENSIONS
 
 AREA_SHAPES = ("polygon", "rectangle", "circle", "mask")
 LINE_SHAPES = ("line", "linestrip", "point", "points")
@@ -54,22 +73,28 @@ def import_labelme(store: ProjectStore, paths: Sequence[str | os.PathLike],
     resolver = ImageResolver(store, report)
     planned: list[tuple[ImageRecord, list[tuple[str, Instance]]]] = []
     files = find_labelme_files(paths)
-    for n, path in enumerate(files, 1):
-        data = load_json(path)
-        _check(path, data)
-        found = _resolve_image(path, data, store, resolver, report)
-        if found is not None:
-            record = found
-            declared = (data.get("imageWidth"), data.get("imageHeight"))
-            if None not in declared and declared != (record.width, record.height):
-                report.warn("image size in the file differs from the image on disk; skipped",
-                            f"{path.name}: says {declared[0]}x{declared[1]}, "
-                            f"file is {record.width}x{record.height}")
-            else:
-                planned.append((record, _instances(path, data, record, report)))
-        if progress:
-            progress(n, len(files))
-    store_planned(store, resolver, report, planned)
+    written: list[Path] = []  # images made from imageData: removed again if the import fails
+    try:
+        for n, path in enumerate(files, 1):
+            data = load_json(path)
+            _check(path, data)
+            found = _resolve_image(path, data, store, resolver, report, written)
+            if found is not None:
+                record = found
+                declared = (data.get("imageWidth"), data.get("imageHeight"))
+                if None not in declared and declared != (record.width, record.height):
+                    report.warn("image size in the file differs from the image on disk; skipped",
+                                f"{path.name}: says {brief(declared[0])}x{brief(declared[1])}, "
+                                f"file is {record.width}x{record.height}")
+                else:
+                    planned.append((record, _instances(path, data, record, report)))
+            if progress:
+                progress(n, len(files))
+        store_planned(store, resolver, report, planned)
+    except BaseException:
+        for file in written:
+            file.unlink(missing_ok=True)
+        raise
     return report
 
 
@@ -81,6 +106,7 @@ def _check(path: Path, data: Any) -> None:
             raise FormatError(path, f"shape {k} is not an object")
         if not isinstance(shape.get("label"), str) or not shape["label"].strip():
             raise FormatError(path, f"shape {k} has no label")
+        check_class_name(path, shape["label"], f"shape {k}")
         points = shape.get("points")
         if not (isinstance(points, list) and all(
                 isinstance(p, list) and len(p) == 2 and all(isinstance(c, (int, float)) for c in p)
@@ -91,10 +117,14 @@ def _check(path: Path, data: Any) -> None:
             raise FormatError(path, f"shape {k} ({shape['label']!r}): group_id must be an integer or null")
     if not isinstance(data.get("imagePath"), (str, type(None))):
         raise FormatError(path, "'imagePath' must be a string")
+    if data.get("imagePath"):
+        check_file_name(path, data["imagePath"], "imagePath")
+    if not isinstance(data.get("imageData"), (str, type(None))):
+        raise FormatError(path, "'imageData' must be a base64 string or null")
 
 
 def _resolve_image(path: Path, data: dict, store: ProjectStore, resolver: ImageResolver,
-                   report: ImportReport) -> ImageRecord | None:
+                   report: ImportReport, written: list[Path]) -> ImageRecord | None:
     image_path = (data.get("imagePath") or "").replace("\\", "/")
     if image_path:
         direct = path.parent / image_path
@@ -106,38 +136,112 @@ def _resolve_image(path: Path, data: dict, store: ProjectStore, resolver: ImageR
         if not name:
             continue
         siblings = [p for p in path.parent.glob(name + ".*")
-                    if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")]
+                    if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()]  # not a dangling link
         if len(siblings) == 1:
             report.warn("imagePath does not match the file on disk; matched by name",
                         f"{path.name}: {image_path!r} -> {siblings[0].name}")
             found = resolver.resolve(siblings, siblings[0].name, path.name)
             return found[0] if found else None
     if data.get("imageData"):
-        extracted = _extract_image_data(path, data["imageData"], store)
-        report.warn("image taken from the embedded imageData", f"{path.name} -> {extracted.name}")
+        extracted = _extract_image_data(path, data, store, report, written)
+        if extracted is None:
+            return None
         found = resolver.resolve([extracted], extracted.name, path.name)
         return found[0] if found else None
     report.warn("image not found; its annotations were skipped", f"{path.name}: {image_path or '(no imagePath)'}")
     return None
 
 
-def _extract_image_data(path: Path, image_data: str, store: ProjectStore) -> Path:
+def _extract_image_data(path: Path, data: dict, store: ProjectStore, report: ImportReport,
+                        written: list[Path]) -> Path | None:
+    """The embedded image as a file inside the image root: a new file (listed in
+    `written`), or an existing one with exactly its pixels; never a file written through
+    a symlink, and never another image under the embedded one's name."""
+    raw, fmt, pixels = _decode_image_data(path, data)
+    if pixels is None:
+        report.warn("embedded imageData is not the size the file says; its annotations were skipped",
+                    path.name)
+        return None
+    ext = "jpg" if fmt == "jpeg" else fmt
+    if f".{ext}" not in IMAGE_EXTENSIONS:
+        raise FormatError(path, f"imageData is a {brief(fmt)} image; only {', '.join(IMAGE_EXTENSIONS)} are read")
+    folder = _image_data_folder(path, store)
+    first = folder / f"{path.stem}.{ext}"
+    other = folder / f"{path.stem}-{hashlib.sha256(raw).hexdigest()[:8]}.{ext}"
+    for target in (first, other):
+        if _create_new(path, target, raw):
+            written.append(target)
+        elif not _has_pixels(target, pixels):
+            continue
+        if target == first:
+            report.warn("image taken from the embedded imageData", f"{path.name} -> {target.name}")
+        else:
+            report.warn("another image already has the embedded imageData's name; written under a new name",
+                        f"{path.name}: {first.name} is taken, imageData -> {target.name}")
+        return target
+    report.warn("embedded imageData not written: its file names are taken by other images; "
+                "its annotations were skipped", f"{path.name}: {first.name}, {other.name}")
+    return None
+
+
+def _decode_image_data(path: Path, data: dict) -> tuple[bytes, str, np.ndarray | None]:
+    """(file bytes, PIL format name, pixels). The pixels are None when the header says a
+    size other than the file's imageWidth x imageHeight: such an image is not decoded."""
+    declared = (data.get("imageWidth"), data.get("imageHeight"))
     try:
-        raw = base64.b64decode(image_data, validate=False)
+        raw = base64.b64decode(data["imageData"], validate=False)
         with Image.open(io.BytesIO(raw)) as im:
             fmt = (im.format or "PNG").lower()
+            if None not in declared and im.size != declared:
+                return raw, fmt, None
             im.load()
+            pixels = np.asarray(im)
     except Exception as exc:
         raise FormatError(path, f"imageData is not a readable image ({exc})") from None
-    folder = path.parent
+    return raw, fmt, pixels
+
+
+def _image_data_folder(path: Path, store: ProjectStore) -> Path:
+    """Where an embedded image goes: beside the JSON if that folder (symlinks resolved) is
+    inside the image root, else the image root itself."""
+    folder = path.parent.resolve()
     try:
-        folder.resolve().relative_to(store.image_root)
+        folder.relative_to(store.image_root)
     except ValueError:
-        folder = store.image_root
-    target = folder / f"{path.stem}.{'jpg' if fmt == 'jpeg' else fmt}"
-    if not target.exists():
-        target.write_bytes(raw)
-    return target
+        return store.image_root
+    return folder
+
+
+def _create_new(path: Path, target: Path, raw: bytes) -> bool:
+    """Write a file that did not exist; False if the name is taken (by anything: a file, a
+    folder, a symlink, dangling or not: O_EXCL never follows one)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(target, flags, 0o644)
+    except FileExistsError:
+        return False
+    except OSError as exc:
+        raise FormatError(path, f"cannot write the embedded image as {target}: {exc.strerror}") from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(raw)
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+    return True
+
+
+def _has_pixels(target: Path, pixels: np.ndarray) -> bool:
+    """Is `target` a regular file (not a symlink) holding exactly these pixels?"""
+    try:
+        if not stat.S_ISREG(os.lstat(target).st_mode):
+            return False
+        with Image.open(target) as im:
+            if (im.width, im.height) != (pixels.shape[1], pixels.shape[0]):
+                return False
+            return bool(np.array_equal(np.asarray(im), pixels))
+    except Exception:
+        return False
 
 
 def _instances(path: Path, data: dict, record: ImageRecord, report: ImportReport) -> list[tuple[str, Instance]]:
@@ -153,9 +257,15 @@ def _instances(path: Path, data: dict, record: ImageRecord, report: ImportReport
             report.warn(f"{kind} shape has no area; skipped", where)
             continue
         if kind not in AREA_SHAPES:
-            report.warn(f"unknown shape type {kind!r}; skipped", where)
+            report.warn(f"unknown shape type {brief(kind)}; skipped", where)
             continue
-        made = _shape(path, k, kind, shape, record)
+        try:
+            made = _shape(path, k, kind, shape, record)
+        except validate.EmptyShape:
+            made = None
+        except validate.ShapeError as exc:
+            report.warn(f"shape rejected ({exc}); skipped", where)
+            continue
         if made is None:
             report.warn(f"degenerate {kind} (no area); skipped", where)
             continue
@@ -163,26 +273,45 @@ def _instances(path: Path, data: dict, record: ImageRecord, report: ImportReport
         key = (label, group) if group is not None else (label, "shape", k)
         groups.setdefault(key, []).append(made)
     out = []
-    for (label, *_), shapes in groups.items():
-        merged = shapes[0]
-        for other in shapes[1:]:
-            merged = geometry.union(merged, other, record.height, record.width)
+    for (label, *rest), shapes in groups.items():
+        where = f"{path.name}: group {brief(rest[0])} ({label})" if len(rest) == 1 else \
+            f"{path.name}: shape {rest[1]} ({label})"
+        try:
+            merged = _merge(shapes, record)
+        except validate.ShapeError as exc:
+            report.warn(f"shape rejected ({exc}); skipped", where)
+            continue
         out.append((label, Instance(None, 0, 0, merged, None, Provenance.manual())))
     return out
 
 
+def _merge(shapes: list[Shape], record: ImageRecord) -> Shape:
+    """One instance from a group's shapes, checked again as a whole (the parts are counted
+    before any union: 20,000 of them once ran 86 s and then out of memory)."""
+    parts = sum(len(s.parts) if isinstance(s, Polygons) else 1 for s in shapes)
+    validate.check_counts([], parts)
+    merged = shapes[0]
+    for other in shapes[1:]:
+        merged = geometry.union(merged, other, record.height, record.width)
+    return validate.check_shape(merged, record.height, record.width)
+
+
 def _shape(path: Path, k: int, kind: str, shape: dict, record: ImageRecord) -> Shape | None:
-    pts = [(float(x), float(y)) for x, y in shape["points"]]
+    """The shape, validated; None for a degenerate one. ShapeError for one that fails
+    validation, FormatError for one of the wrong structure."""
+    validate.check_counts([len(shape["points"])], 1)
+    pts = [tuple(p) for p in validate.coordinates(shape["points"]).reshape(-1, 2).tolist()]
     if kind == "polygon":
         if len(pts) < 3:
             return None
-        polygon = Polygons(((tuple(pts),),))
-        return polygon if geometry.area(polygon) > 0 else None
+        return validate.check_polygons(Polygons(((tuple(pts),),)), record.height, record.width)
     if kind == "rectangle":
         if len(pts) != 2:
             raise FormatError(path, f"shape {k}: a rectangle needs 2 points, got {len(pts)}")
         (x0, y0), (x1, y1) = pts
-        return Polygons.rectangle(x0, y0, x1, y1) if x0 != x1 and y0 != y1 else None
+        if x0 == x1 or y0 == y1:
+            return None
+        return validate.check_polygons(Polygons.rectangle(x0, y0, x1, y1), record.height, record.width)
     if kind == "circle":
         if len(pts) != 2:
             raise FormatError(path, f"shape {k}: a circle needs 2 points (centre, rim), got {len(pts)}")
@@ -190,22 +319,35 @@ def _shape(path: Path, k: int, kind: str, shape: dict, record: ImageRecord) -> S
         radius = float(np.hypot(px - cx, py - cy))
         if radius == 0:
             return None
-        return geometry.from_shapely(shapely.Point(cx, cy).buffer(radius, quad_segs=CIRCLE_SEGMENTS // 4))
+        circle = geometry.from_shapely(shapely.Point(cx, cy).buffer(radius, quad_segs=CIRCLE_SEGMENTS // 4))
+        return None if circle is None else validate.check_polygons(circle, record.height, record.width)
     return _mask_shape(path, k, shape, pts, record)
 
 
 def _mask_shape(path: Path, k: int, shape: dict, pts: list, record: ImageRecord) -> MaskRLE | None:
-    """labelme stores a mask as a PNG of its box, placed at the first point."""
+    """labelme stores a mask as a PNG of its box, placed at the first point. Its size is
+    checked from the PNG header before the pixels are decoded."""
     if len(pts) != 2 or not isinstance(shape.get("mask"), str):
         raise FormatError(path, f"shape {k}: a mask shape needs 2 points and a base64 'mask'")
     try:
-        with Image.open(io.BytesIO(base64.b64decode(shape["mask"]))) as im:
-            patch = np.asarray(im.convert("L")) > 0
+        im = Image.open(io.BytesIO(base64.b64decode(shape["mask"])))
     except Exception as exc:
         raise FormatError(path, f"shape {k}: mask is not a readable PNG ({exc})") from None
+    with im:
+        validate.check_mask_image_size(im.width, im.height, record.height, record.width)
+        try:
+            patch = np.asarray(im.convert("L")) > 0
+        except Exception as exc:
+            raise FormatError(path, f"shape {k}: mask is not a readable PNG ({exc})") from None
+    x0 = math.floor(min(pts[0][0], pts[1][0]))
+    y0 = math.floor(min(pts[0][1], pts[1][1]))
+    # The part of the patch inside the image (a patch may start left of or above it).
+    sx, sy = max(0, -x0), max(0, -y0)
+    dx, dy = max(0, x0), max(0, y0)
+    w = min(patch.shape[1] - sx, record.width - dx)
+    h = min(patch.shape[0] - sy, record.height - dy)
+    if w <= 0 or h <= 0:
+        return None
     full = np.zeros((record.height, record.width), np.uint8)
-    x0, y0 = int(min(pts[0][0], pts[1][0])), int(min(pts[0][1], pts[1][1]))
-    h = max(0, min(patch.shape[0], record.height - y0))
-    w = max(0, min(patch.shape[1], record.width - x0))
-    full[y0:y0 + h, x0:x0 + w] = patch[:h, :w]
-    return geometry.mask_to_rle(full) if full.any() else None
+    full[dy:dy + h, dx:dx + w] = patch[sy:sy + h, sx:sx + w]
+    return validate.check_mask(geometry.mask_to_rle(full), record.height, record.width) if full.any() else None
