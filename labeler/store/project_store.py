@@ -324,7 +324,9 @@ class ProjectStore(StagedImports):
 
     def put_instance(self, instance: Instance) -> Instance:
         """Insert (id None: a new id is assigned) or replace the instance with that id.
-        Area and bbox are recomputed from the shape; nothing from outside is trusted."""
+        Area and bbox are recomputed from the shape; nothing from outside is trusted: the
+        shape must pass geometry.check_shape for its image (ShapeError, a ValueError, if not)."""
+        self._check_shapes([instance])
         values = _instance_values(instance)
         with self.transaction():
             if instance.id is None:
@@ -344,10 +346,22 @@ class ProjectStore(StagedImports):
     def add_instances(self, instances: Iterable[Instance]) -> int:
         """Bulk insert of new instances; one transaction. Returns the count. The shapes are
         serialised before the lock is taken."""
+        instances = list(instances)
+        self._check_shapes(instances)
         rows = [_instance_values(i) for i in instances]
         with self.transaction():
             cur = self.db.executemany(_INSERT_INSTANCE, rows)
             return max(cur.rowcount, 0)
+
+    def _check_shapes(self, instances: Sequence[Instance]) -> None:
+        """Every shape that enters through the store's API (the window's commands, the
+        model's suggestions, scripts) passes the importers' check too (geometry/validate.py)."""
+        sizes: dict[int, tuple[int, int]] = {}
+        for instance in instances:
+            if instance.image_id not in sizes:
+                image = self.get_image(instance.image_id)
+                sizes[instance.image_id] = (image.height, image.width)
+            geometry.check_shape(instance.shape, *sizes[instance.image_id])
 
     def remove_instance(self, instance_id: int) -> None:
         with self.transaction():

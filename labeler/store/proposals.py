@@ -110,6 +110,7 @@ def _merge(store: ProjectStore, image: ImageRecord, version: int, suggestions: l
             if old.status == InstanceStatus.PROPOSED and old.provenance.kind == ProvenanceKind.MODEL:
                 store.remove_instance(old.id)
                 removed += 1
+    suggestions = [s for s in suggestions if _fits(s.shape, image)]
     keep = [i for i in existing if i.status == InstanceStatus.ACCEPTED
             or (i.status == InstanceStatus.REJECTED and i.provenance.model_version == version)]
     ious = geometry.mask_iou([s.shape for s in suggestions], [i.shape for i in keep],
@@ -125,6 +126,16 @@ def _merge(store: ProjectStore, image: ImageRecord, version: int, suggestions: l
         pending = any(i.status == InstanceStatus.PROPOSED for i in store.instances(image.id))
         store.set_image_status(image.id, ImageStatus.PROPOSED if pending else ImageStatus.UNLABELED)
     return SuggestOutcome(image.id, version, tuple(added), removed)
+
+
+def _fits(shape, image: ImageRecord) -> bool:
+    """A suggestion that fails the store's shape check (a degenerate trace) is left out,
+    not allowed to fail the image's whole answer."""
+    try:
+        geometry.check_shape(shape, image.height, image.width)
+    except geometry.ShapeError:
+        return False
+    return True
 
 
 def images_needing_suggestions(store: ProjectStore, model_version: int,

@@ -55,8 +55,8 @@ def test_accepted_labels_and_rejections_are_not_suggested_again(store):
     history.push(commands.accept([left]))
     history.push(commands.reject([right]))
     store.set_image_status(image.id, ImageStatus.PROPOSED)  # as if nobody had started it
-    again = suggest(store, image.id, 0, LEFT, RIGHT, Polygons.rectangle(70, 30, 90, 45))
-    assert [i.shape for i in again.added] == [Polygons.rectangle(70, 30, 90, 45)]
+    again = suggest(store, image.id, 0, LEFT, RIGHT, Polygons.rectangle(2, 30, 20, 45))  # inside the 64x48 image
+    assert [i.shape for i in again.added] == [Polygons.rectangle(2, 30, 20, 45)]
     # A newer version may suggest what an older one had rejected.
     set_model_version(store, 1)
     assert len(suggest(store, image.id, 1, RIGHT).added) == 1
@@ -109,3 +109,21 @@ def test_model_provenance_round_trips(store):
     suggest(store, image.id, 7, LEFT, score=0.42)
     (inst,) = store.instances(image.id)
     assert inst.provenance == Provenance.model(7) and inst.score == pytest.approx(0.42)
+
+
+def test_a_suggestion_that_fails_the_shape_check_is_left_out_and_the_rest_stored(store):
+    image = store.images()[0]  # 64 x 48
+    outside = Polygons.rectangle(200, 200, 220, 220)  # entirely outside the image
+    outcome = suggest(store, image.id, 0, LEFT, outside)
+    assert [i.shape for i in outcome.added] == [LEFT]
+
+
+def test_the_store_api_refuses_a_shape_the_importers_would_refuse(store):
+    from labeler.geometry import ShapeError
+
+    image = store.images()[0]
+    with pytest.raises(ShapeError, match="outside the image"):
+        store.put_instance(Instance(None, image.id, 1, Polygons.rectangle(200, 200, 220, 220)))
+    with pytest.raises(ShapeError):
+        store.add_instances([Instance(None, image.id, 1, Polygons(((((0.0, 0.0), (float("nan"), 1.0), (5.0, 5.0)),),)))])
+    assert store.instances(image.id) == []
