@@ -41,7 +41,7 @@ from ..core.entities import (
 from ..store import ProjectStore
 from .common import (
     FormatError, ImageResolver, ImportReport, brief, check_class_name, check_file_name, load_json,
-    store_planned, write_text_atomic,
+    store_planned, write_texts_atomic,
 )
 
 ROBOFLOW_NAME = "_annotations.coco.json"
@@ -106,7 +106,7 @@ def export_coco(store: ProjectStore, out: str | os.PathLike, *, all_images: bool
     else:
         targets = [(out, images)]
 
-    written, total = [], 0
+    texts, total = {}, 0
     for path, split_images in targets:
         header = json.dumps({
             "info": {"description": "exported by labeler", "version": "1.0",
@@ -122,10 +122,10 @@ def export_coco(store: ProjectStore, out: str | os.PathLike, *, all_images: bool
             f'"segmentation":{segmentation},"area":{area!r},'
             f'"bbox":[{bx!r},{by!r},{bw!r},{bh!r}],"iscrowd":0}}'
             for k, (image_id, category_id, segmentation, area, (bx, by, bw, bh)) in enumerate(anns, 1))
-        write_text_atomic(path, f'{header[:-1]},"annotations":[{body}]}}')
-        written.append(path)
+        texts[path] = f'{header[:-1]},"annotations":[{body}]}}'
         total += len(anns)
-    return ExportResult(written, len(images), total)
+    write_texts_atomic(texts)  # a kill never leaves a new train file beside an old val file
+    return ExportResult(list(texts), len(images), total)
 
 
 def _coco_polygons_text(data: str) -> str:

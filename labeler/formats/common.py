@@ -7,13 +7,14 @@ import json
 import os
 import reprlib
 import tempfile
+from glob import escape as glob_escape
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..core.entities import ImageRecord, ImageStatus, Instance, InstanceStatus
+from ..core.entities import ImageRecord, ImageStatus, Instance
 from ..store import ProjectError, ProjectStore
 from .images import IMAGE_EXTENSIONS, ImageInfo, ImageReadError, read_image_info
 
@@ -130,21 +131,48 @@ def check_file_name(path: Path, name: str, what: str) -> str:
 def write_text_atomic(path: Path, text: str) -> None:
     """Write to a temporary file beside the target, fsync, then rename over it: a crash
     leaves either the old file or the new one, never half of one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    write_texts_atomic({Path(path): text})
+
+
+def write_texts_atomic(texts: dict[Path, str]) -> None:
+    """Several files that belong together (a train and a val split): every one is written
+    and fsynced to its temporary file first, and only then are they renamed into place, one
+    right after the other, so a kill while writing leaves all the old files (the renames
+    take microseconds, not the seconds of writing)."""
+    temps: list[tuple[str, Path]] = []
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        for path, text in texts.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _remove_orphans(path)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
+            temps.append((tmp, path))
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())
+        for tmp, path in temps:
+            os.replace(tmp, path)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+        for tmp, _ in temps:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
         raise
+
+
+def _remove_orphans(path: Path) -> None:
+    """Temporary files of earlier writes of this file whose process is gone (a kill -9
+    leaves its .tmp behind). A live writer's file, or one not named by a pid, is left."""
+    import psutil
+
+    for leftover in path.parent.glob(f".{glob_escape(path.name)}.*.tmp"):
+        pid = leftover.name[len(path.name) + 2:].split(".", 1)[0]
+        if pid.isdigit() and not psutil.pid_exists(int(pid)):
+            try:
+                leftover.unlink()
+            except OSError:
+                pass
 
 
 def add_image_files(store: ProjectStore, infos: list[ImageInfo]) -> list[ImageRecord]:

@@ -45,6 +45,7 @@ MAX_PARTS = 1_000  # per instance
 MAX_OUTLINE = 2_000_000  # pixels of outline per instance: ~10 M points in pycocotools' rasteriser
 MAX_CROSSINGS = 2_000  # edges crossing edges, per instance: make_valid about 3 s at worst
 MAX_CONTACTS = 200_000  # edges meeting edges in any way (duplicated parts), per instance
+MAX_MASK_PIXELS = 100_000_000  # a mask's image, in pixels: pycocotools' encoder takes 4 bytes a pixel
 OUTSIDE_MARGIN = 1.0  # how far outside the image a vertex may lie, in image widths / heights
 _CROSSING_BATCH = 256  # most edges queried at once while counting crossings (bounds memory)
 
@@ -288,6 +289,12 @@ def _is_int(value) -> bool:
 
 def check_mask_image_size(mask_width: int, mask_height: int, height: int, width: int) -> None:
     """A labelme mask is a PNG of its shape's box, so it is never larger than its image;
-    call with the size in the PNG's header, before decoding its pixels."""
+    call with the size in the PNG's header, before decoding its pixels. A mask is made over
+    the whole image, so the image may not exceed MAX_MASK_PIXELS either: pycocotools'
+    encoder allocates 4 bytes a pixel without checking, and a 30000x30000 image (3.6 GB)
+    crashed the import."""
     if mask_width > width or mask_height > height:
         raise ShapeError(f"mask PNG is {mask_width}x{mask_height}, larger than its image ({width}x{height})")
+    if width * height > MAX_MASK_PIXELS:
+        raise ShapeError(f"a mask on an image of {width}x{height} ({width * height:,} pixels) is over the "
+                         f"{MAX_MASK_PIXELS:,}-pixel limit for masks; draw it as polygons")

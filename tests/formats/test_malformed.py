@@ -418,3 +418,47 @@ def test_export_of_imported_labels_loads_in_pycocotools(store, tmp_path):
     export_coco(store, tmp_path / "out.json")
     data = COCO(str(tmp_path / "out.json"))
     assert [int(data.annToMask(a).sum()) for a in data.anns.values()] == [64]
+
+
+def test_a_killed_export_leaves_no_temporary_file_after_the_next_one(tmp_path):
+    """kill -9 during write_text_atomic leaves its .tmp; the next write of the same file
+    removes it (its process is gone) and keeps a live writer's."""
+    import os
+    import subprocess
+    import sys
+
+    from labeler.formats.common import write_text_atomic
+
+    target = tmp_path / "export.json"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    orphan = tmp_path / f".export.json.{dead}.abc123.tmp"
+    orphan.write_text("half")
+    alive = tmp_path / f".export.json.{os.getpid()}.def456.tmp"
+    alive.write_text("mine")
+    write_text_atomic(target, "{}")
+    assert target.read_text() == "{}"
+    assert not orphan.exists() and alive.exists()
+
+
+def test_a_mask_on_an_image_over_the_mask_pixel_limit_is_refused_before_it_is_made():
+    from labeler.geometry import validate
+
+    with pytest.raises(validate.ShapeError, match="limit for masks"):
+        validate.check_mask_image_size(10, 10, 30000, 30000)
+    validate.check_mask_image_size(10, 10, 4000, 3000)  # 12 MP: fine
+
+
+def test_the_train_and_val_files_are_replaced_together_or_not_at_all(tmp_path):
+    from labeler.formats.common import write_texts_atomic
+
+    train, val = tmp_path / "out_train.json", tmp_path / "blocked" / "out_val.json"
+    train.write_text("old train")
+    (tmp_path / "blocked").write_text("a file where the folder should be")  # the second write fails
+    with pytest.raises(OSError):
+        write_texts_atomic({train: "new train", val: "new val"})
+    assert train.read_text() == "old train"  # not a new train beside an old (or no) val
+    assert not list(tmp_path.glob(".*.tmp"))
+    (tmp_path / "blocked").unlink()
+    write_texts_atomic({train: "new train", val: "new val"})
+    assert (train.read_text(), val.read_text()) == ("new train", "new val")
