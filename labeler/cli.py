@@ -48,7 +48,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     for line in created.skipped:
         print(f"skipped: {line}", file=sys.stderr)
     print(f"created {created.project}: {created.images} images"
-          + (f", {len(created.skipped)} unreadable files skipped" if created.skipped else "")
+          + (f", {len(created.skipped)} file{'s' * (len(created.skipped) != 1)} skipped" if created.skipped else "")
           + (f", classes: {', '.join(labels)}" if labels else ""))
     return 0
 

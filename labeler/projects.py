@@ -48,9 +48,23 @@ def create_project(project: str | os.PathLike, images_dir: str | os.PathLike, la
         found, failed = scan_images(files[start:start + SCAN_CHUNK], progress=read)
         infos += found
         errors += failed
-    with ProjectStore.create(project, images_dir, labels) as store:
-        add_image_files(store, infos)
-    return Created(project.resolve(), len(infos), errors)
+    root = images_dir.resolve()
+    inside = []
+    for info in infos:  # a link out of the folder: skipped and listed, like an unreadable file
+        if Path(info.path).resolve().is_relative_to(root):
+            inside.append(info)
+        else:
+            errors.append(f"{info.path}: a link to {Path(info.path).resolve()}, outside the image folder; skipped")
+    if not inside:
+        raise ProjectError(f"{images_dir}: no images found inside the folder (links out of it are skipped)")
+    try:
+        with ProjectStore.create(project, images_dir, labels) as store:
+            add_image_files(store, inside)
+    except BaseException:  # never leave a half-made project (the next init would say it exists)
+        for leftover in (DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm"):
+            (project / leftover).unlink(missing_ok=True)
+        raise
+    return Created(project.resolve(), len(inside), errors)
 
 
 def parse_labels(text: str | None) -> list[str]:

@@ -133,6 +133,9 @@ def orient_point(x: float, y: float, width: int, height: int, orientation: int) 
 
 # --- sizes -----------------------------------------------------------------------------
 
+UNDECODABLE_MODES = {"F": "32-bit floating-point samples", "I": "32-bit integer samples"}
+
+
 def read_image_info(path: str | os.PathLike, verify: bool = True) -> ImageInfo:
     """Width and height of the image as displayed (EXIF orientation applied)."""
     path = Path(path)
@@ -140,6 +143,9 @@ def read_image_info(path: str | os.PathLike, verify: bool = True) -> ImageInfo:
         with Image.open(path) as im:
             width, height = _stored_size(im)
             orientation = _orientation(im)  # before load(): see _orientation
+            if im.mode in UNDECODABLE_MODES:  # OpenCV's readers refuse 32-bit samples: no canvas, no model
+                raise ImageReadError(f"{path}: {UNDECODABLE_MODES[im.mode]}; labeler reads 8- and 16-bit "
+                                     "images, so convert it first (e.g. to an 8-bit PNG)")
             if verify:
                 im.draft("L", (max(1, im.width // 8), max(1, im.height // 8)))  # JPEG: decode at 1/8
                 im.load()

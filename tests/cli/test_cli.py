@@ -42,7 +42,7 @@ def test_init_import_export_stats(tmp_path, capsys):
     (images / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 20)
     (images / "notes.txt").write_text("not an image")
     code, out, err = run(capsys, "init", tmp_path / "p", "--images", images, "--labels", "cat, dog")
-    assert code == 0 and "2 images" in out and "1 unreadable" in out
+    assert code == 0 and "2 images" in out and "1 file skipped" in out
     assert "broken.png" in err
 
     coco = {"images": [{"id": 1, "file_name": "a.png", "width": 64, "height": 48}],

@@ -21,6 +21,7 @@ from pycocotools import mask as mask_utils
 from labeler.cli import main
 from labeler.core import InstanceStatus
 from labeler.formats import FormatError, export_coco, import_coco, import_labelme
+from labeler.store import ProjectStore
 
 from ..conftest import write_json
 
@@ -462,3 +463,39 @@ def test_the_train_and_val_files_are_replaced_together_or_not_at_all(tmp_path):
     (tmp_path / "blocked").unlink()
     write_texts_atomic({train: "new train", val: "new val"})
     assert (train.read_text(), val.read_text()) == ("new train", "new val")
+
+
+def test_init_skips_a_link_out_of_the_image_folder_and_never_leaves_a_half_made_project(tmp_path, capsys):
+    import os
+
+    from labeler import cli
+
+    from ..conftest import write_image
+
+    images, outside = tmp_path / "images", tmp_path / "outside"
+    write_image(images / "a.png")
+    write_image(outside / "b.png")
+    os.symlink(outside / "b.png", images / "b.png")
+    assert cli.main(["init", str(tmp_path / "p"), "--images", str(images), "--labels", "x"]) == 0
+    err = capsys.readouterr().err
+    assert "outside the image folder; skipped" in err and "Traceback" not in err
+    with ProjectStore.open(tmp_path / "p") as store:
+        assert [i.path for i in store.images()] == ["a.png"]
+    only_link = tmp_path / "links"
+    only_link.mkdir()
+    os.symlink(outside / "b.png", only_link / "b.png")
+    assert cli.main(["init", str(tmp_path / "q"), "--images", str(only_link)]) == 2
+    assert not (tmp_path / "q" / "labeler.db").exists()  # so a later init is not told it exists
+
+
+def test_a_float32_tiff_is_refused_at_init_with_what_to_do(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from labeler.formats import scan_images
+
+    path = tmp_path / "f32.tif"
+    Image.fromarray(np.random.default_rng(0).random((20, 30)).astype(np.float32), mode="F").save(path)
+    infos, errors = scan_images([path])
+    assert infos == [] and len(errors) == 1
+    assert "32-bit floating-point samples" in errors[0] and "convert it" in errors[0]
