@@ -7,14 +7,14 @@ import json
 import os
 import reprlib
 import tempfile
-from glob import escape as glob_escape
-import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
+from glob import escape as glob_escape
 from pathlib import Path
 from typing import Any
 
 from ..core.entities import ImageRecord, ImageStatus, Instance
+from ..core.names import MAX_NAME_LENGTH, unprintable
 from ..store import ProjectError, ProjectStore
 from .images import IMAGE_EXTENSIONS, ImageInfo, ImageReadError, read_image_info
 
@@ -73,10 +73,8 @@ def load_json(path: Path) -> Any:
 
 # --- text from a file: class names, image file names, messages ---------------------------
 
-MAX_NAME_LENGTH = 200  # characters in a class name
 MAX_FILE_NAME_BYTES = 255  # per path component, in UTF-8 (what Linux, macOS and Windows allow)
 MAX_PATH_BYTES = 4096
-_BIDI_CONTROLS = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 _brief = reprlib.Repr()
 _brief.maxstring, _brief.maxother, _brief.maxlong, _brief.maxlevel = 60, 60, 40, 3
 
@@ -85,17 +83,6 @@ def brief(value: Any) -> str:
     """Any value from a file, shortened and quoted for a one-line message: control
     characters and lone surrogates escaped, nesting and length cut."""
     return _brief.repr(value)
-
-
-def _unprintable(text: str) -> str | None:
-    """Why the text cannot be shown or stored as it is, or None."""
-    for ch in text:
-        category = unicodedata.category(ch)
-        if category == "Cs":
-            return "a lone surrogate (not valid Unicode)"
-        if category == "Cc" or ch in _BIDI_CONTROLS:
-            return "control characters"
-    return None
 
 
 def check_class_name(path: Path, name: Any, what: str) -> str:
@@ -109,7 +96,7 @@ def check_class_name(path: Path, name: Any, what: str) -> str:
     if len(name) > MAX_NAME_LENGTH:
         raise FormatError(path, f"{what}: class name longer than {MAX_NAME_LENGTH} characters "
                                 f"({len(name):,}): {brief(name)}")
-    problem = _unprintable(name)
+    problem = unprintable(name)
     if problem:
         raise FormatError(path, f"{what}: class name {brief(name)} contains {problem}")
     return name.strip()
@@ -122,7 +109,7 @@ def check_file_name(path: Path, name: str, what: str) -> str:
     if len(encoded) > MAX_PATH_BYTES or any(len(part) > MAX_FILE_NAME_BYTES for part in encoded.split(b"/")):
         raise FormatError(path, f"{what} {brief(name)} is too long for a file name (at most "
                                 f"{MAX_FILE_NAME_BYTES} bytes per folder or file name)")
-    problem = _unprintable(name)
+    problem = unprintable(name)
     if problem:
         raise FormatError(path, f"{what} {brief(name)} contains {problem}")
     return name

@@ -35,9 +35,17 @@ from typing import Iterable, Iterator, Sequence
 
 from .. import geometry
 from ..core.entities import (
-    Category, ImageRecord, ImageStatus, Instance, InstanceStatus, MaskRLE, Polygons,
-    Provenance, palette_color,
+    Category,
+    ImageRecord,
+    ImageStatus,
+    Instance,
+    InstanceStatus,
+    MaskRLE,
+    Polygons,
+    Provenance,
+    palette_color,
 )
+from ..core.names import name_problem
 from .bulk import LabelsWritten, PreparedInstance, StagedImports, StagedLabels  # noqa: F401 - re-exported
 from .errors import ProjectBusy, ProjectError  # noqa: F401 - re-exported
 from .schema import MIGRATIONS, ORIENTED_VERSION, SCHEMA_VERSION
@@ -232,6 +240,7 @@ class ProjectStore(StagedImports):
         return Category(*row) if row else None
 
     def add_category(self, name: str, color: str | None = None) -> Category:
+        _check_name(name)
         if self.category_by_name(name) is not None:
             raise ProjectError(f"category {name!r} already exists")
         count = self.db.execute("SELECT COUNT(*) FROM categories").fetchone()[0]
@@ -246,6 +255,7 @@ class ProjectStore(StagedImports):
 
     def update_category(self, category: Category) -> None:
         """Rename or recolour (the id stays, so every instance follows)."""
+        _check_name(category.name)
         other = self.category_by_name(category.name)
         if other is not None and other.id != category.id:
             raise ProjectError(f"category {category.name!r} already exists")
@@ -391,6 +401,12 @@ class ProjectStore(StagedImports):
 
 
 # --- helpers ---------------------------------------------------------------------------
+
+def _check_name(name: str) -> None:
+    problem = name_problem(name)
+    if problem:
+        raise ProjectError(f"{problem}: {name[:60]!r}" if isinstance(name, str) else problem)
+
 
 def _connect(path: Path) -> sqlite3.Connection:
     db = sqlite3.connect(str(path), isolation_level=None)  # we issue BEGIN/COMMIT ourselves

@@ -5,7 +5,7 @@ import pytest
 from labeler.core import (
     Histories, ImageStatus, Instance, InstanceStatus, Polygons, Provenance, commands,
 )
-from labeler.store import DB_NAME, SCHEMA_VERSION, ProjectStore, project_store
+from labeler.store import DB_NAME, SCHEMA_VERSION, ProjectError, ProjectStore, project_store
 from labeler.store.proposals import (
     Suggestion, current_model_version, images_needing_suggestions, set_model_version,
     store_suggestions,
@@ -127,3 +127,16 @@ def test_the_store_api_refuses_a_shape_the_importers_would_refuse(store):
     with pytest.raises(ShapeError):
         store.add_instances([Instance(None, image.id, 1, Polygons(((((0.0, 0.0), (float("nan"), 1.0), (5.0, 5.0)),),)))])
     assert store.instances(image.id) == []
+
+
+def test_class_names_that_cannot_be_shown_are_refused_on_every_way_in(store):
+    """Import files are checked in formats/; the store refuses the same names from the
+    command line (init --labels) and the window (Add, Rename)."""
+    for bad in ("\x1b[31mred\x1b[0m", "two\nlines", "x" * 201, "   ", "\ud800"):
+        with pytest.raises(ProjectError):
+            store.add_category(bad)
+    cat = store.categories()[0]
+    with pytest.raises(ProjectError, match="control characters"):
+        store.update_category(type(cat)(cat.id, "\x1b[2Jgone", cat.color))
+    assert store.category_by_name("fine name") is None
+    store.add_category("fine name")
