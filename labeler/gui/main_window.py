@@ -10,13 +10,12 @@ from __future__ import annotations
 from PySide6.QtCore import QByteArray, Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
-    QDockWidget, QInputDialog, QLabel, QMainWindow, QMessageBox, QProgressBar, QSlider, QToolButton,
+    QDockWidget, QInputDialog, QLabel, QMainWindow, QProgressBar, QSlider, QToolButton,
     QWidget,
 )
 
 from ..core.entities import ImageRecord, ImageStatus, InstanceStatus
-from ..store import ProjectError, ProjectStore
-from ..store.proposals import class_map, parse_class_map, set_class_map
+from ..store import ProjectStore
 from ..workers.protocol import AssistConfig, TrainerConfig, WorkerConfig
 from .actions import ACTIONS, MENUS
 from .assist_controller import AssistController
@@ -403,19 +402,7 @@ class MainWindow(QMainWindow):
         self.models.ask_retrain_every()
 
     def do_class_map(self) -> None:
-        current = class_map(self.store)
-        text = ", ".join(f"{c.name}={current.get(c.name, c.name)}" for c in self.session.categories.values())
-        answer, ok = QInputDialog.getText(
-            self, "COCO class mapping", "With COCO weights, each class starts from the COCO class named "
-            "here (empty: none).\nCLASS=COCO_CLASS, comma separated:", text=text)
-        if not ok:
-            return
-        try:
-            set_class_map(self.store, parse_class_map(answer))
-        except ProjectError as exc:
-            QMessageBox.warning(self, "COCO class mapping", str(exc))
-            return
-        self.models.restart_model()  # the worker reads the mapping when it starts
+        self.models.ask_class_map()
 
     def do_model_info(self) -> None:
         self.models.model_info()

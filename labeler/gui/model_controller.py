@@ -16,11 +16,12 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject
-from PySide6.QtWidgets import QInputDialog, QLabel, QProgressBar
+from PySide6.QtWidgets import QInputDialog, QLabel, QMessageBox, QProgressBar
 
 from ..core.commands import add_instance
 from ..core.entities import ImageRecord, ImageStatus, Instance, InstanceStatus, Polygons, Provenance
-from ..store.proposals import current_model_version, review_order
+from ..store import ProjectError
+from ..store.proposals import class_map, current_model_version, parse_class_map, review_order, set_class_map
 from ..store.training import retrain_every, round_blocker, round_due, set_retrain_every
 from ..workers.protocol import Reload, RoundDone, RoundStarted, TrainerConfig, TrainProgress, WorkerConfig
 from .bridge import ModelBridge
@@ -289,6 +290,23 @@ class ModelController(QObject):
             return
         self.trainer.stop_round()
         self.session.message.emit("Stopping the round: it is scored on what it learned so far")
+
+    def ask_class_map(self) -> None:
+        """Model > Which COCO class each class takes: saved in the project; the model worker
+        reads it when it starts, so it is restarted."""
+        current = class_map(self.store)
+        text = ", ".join(f"{c.name}={current.get(c.name, c.name)}" for c in self.session.categories.values())
+        answer, ok = QInputDialog.getText(
+            self.window, "COCO class mapping", "With COCO weights, each class starts from the COCO class named "
+            "here (empty: none).\nCLASS=COCO_CLASS, comma separated:", text=text)
+        if not ok:
+            return
+        try:
+            set_class_map(self.store, parse_class_map(answer))
+        except ProjectError as exc:
+            QMessageBox.warning(self.window, "COCO class mapping", str(exc))
+            return
+        self.restart_model()
 
     def ask_retrain_every(self) -> None:
         count, ok = QInputDialog.getInt(
