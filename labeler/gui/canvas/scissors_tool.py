@@ -232,28 +232,11 @@ class ScissorsTool(Tool):
         if len(self.vertices) < 3:
             self.session.message.emit("A polygon needs at least 3 vertices")
             return True
-        category_id = self._category_for_new()
-        image = self.session.image
-        if category_id is None or image is None:
-            return True
-        run = self.run
-        run.target = (image.id, category_id, len(self.vertices))
-        self._closing.add(run)
-        run.close()
-        self.run = None  # so cancel() leaves its thread alone
-        self.cancel()
-        self.host.hint("Scissors: closing the polygon...")
-        return True
+        return self._hand_over(self._closing, len(self.vertices), lambda run: run.close(),
+                               "Scissors: closing the polygon...")
 
     def key(self, key: int, modifiers) -> bool:
-        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
-            return self.finish()
-        if key == Qt.Key.Key_Backspace:
-            return self.undo()
-        if key == Qt.Key.Key_Escape and self.run is not None:
-            self.cancel()
-            return True
-        return False
+        return self._run_keys(key, self.finish)
 
     def cancel(self) -> None:
         if self.run is not None:

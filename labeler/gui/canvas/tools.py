@@ -120,6 +120,36 @@ class Tool:
         if command is not None and self.session.image is not None and self.session.image.id == image_id:
             self.session.select([command.changes[0][1].id], on_purpose=False)  # type: ignore[union-attr]
 
+    def _hand_over(self, pending: set, gestures: int, finish, hint: str) -> bool:
+        """Enter on a wand mask or a scissors polygon: its run finishes on its own thread
+        (traced, or closed along the edges) and is stored when it answers, while the tool is
+        free for the next object at once. `pending` holds such runs until they answer."""
+        category_id = self._category_for_new()
+        image = self.session.image
+        if category_id is None or image is None:
+            return True
+        run = self.run  # type: ignore[attr-defined]
+        run.target = (image.id, category_id, gestures)
+        pending.add(run)
+        finish(run)
+        self.run = None  # type: ignore[attr-defined]  # so cancel() leaves its thread alone
+        self.cancel()
+        self.host.hint(hint)
+        return True
+
+    def _run_keys(self, key: int, enter, dropped: str = "") -> bool:
+        """Enter, Backspace and Esc as the assisted tools share them."""
+        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            return enter()
+        if key == Qt.Key.Key_Backspace:
+            return self.undo()
+        if key == Qt.Key.Key_Escape and self.run is not None:  # type: ignore[attr-defined]
+            self.cancel()
+            if dropped:
+                self.session.message.emit(dropped)
+            return True
+        return False
+
     def _rgb(self) -> tuple[int, int, int]:
         """The colour of the class for new shapes, as plain numbers (for worker threads)."""
         color = self.host.category_color(self.session.current_category_id)

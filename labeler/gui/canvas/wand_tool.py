@@ -259,29 +259,10 @@ class WandTool(Tool):
         for the next one at once)."""
         if self.run is None:
             return False
-        category_id = self._category_for_new()
-        image = self.session.image
-        if category_id is None or image is None:
-            return True
-        run, gestures = self.run, len(self.steps)
-        run.target = (image.id, category_id, gestures)
-        self._keeping.add(run)
-        run.keep()
-        self.run = None  # so cancel() leaves its thread alone
-        self.cancel()
-        self.host.hint("Wand: tracing the mask...")
-        return True
+        return self._hand_over(self._keeping, len(self.steps), lambda run: run.keep(), "Wand: tracing the mask...")
 
     def key(self, key: int, modifiers) -> bool:
-        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
-            return self.keep()
-        if key == Qt.Key.Key_Backspace:
-            return self.undo()
-        if key == Qt.Key.Key_Escape and self.run is not None:
-            self.cancel()
-            self.session.message.emit("Wand mask dropped")
-            return True
-        return False
+        return self._run_keys(key, self.keep, "Wand mask dropped")
 
     def cancel(self) -> None:
         if self.run is not None:
