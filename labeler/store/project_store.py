@@ -364,8 +364,7 @@ class ProjectStore(StagedImports):
             return max(cur.rowcount, 0)
 
     def _check_shapes(self, instances: Sequence[Instance]) -> None:
-        """Every shape that enters through the store's API (the window's commands, the
-        model's suggestions, scripts) passes the importers' check too (geometry/validate.py)."""
+        """Shapes from the window, the model or scripts pass the importers' check too."""
         sizes: dict[int, tuple[int, int]] = {}
         for instance in instances:
             if instance.image_id not in sizes:
