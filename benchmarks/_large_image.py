@@ -96,7 +96,7 @@ def measure(path: Path) -> None:
     from PySide6.QtCore import QEventLoop, Qt
     from PySide6.QtWidgets import QApplication, QFrame, QGraphicsScene, QGraphicsView
 
-    from labeler.formats.images import read_image_info
+    from labeler.imaging import read_image_info
     from labeler.gui.canvas.image_layer import ImageLayer, ImageLoader, ImagePyramid
 
     app = QApplication([])

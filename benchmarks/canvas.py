@@ -40,7 +40,7 @@ W, H = 10_000, 5_000
 
 def make_project(root: Path, n_polygons: int) -> Path:
     from labeler.core.entities import Instance, Polygons
-    from labeler.formats import find_images, scan_images
+    from labeler.imaging import find_images, scan_images
     from labeler.formats.common import add_image_files
     from labeler.store import ProjectStore
 

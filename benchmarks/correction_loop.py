@@ -59,7 +59,7 @@ def part_learning(args) -> None:
     from labeler.ml.data import InstanceDataset
     from labeler.ml.device import pick_device
     from labeler.ml.engine import evaluate
-    from labeler.formats import find_images, scan_images
+    from labeler.imaging import find_images, scan_images
     from labeler.formats.common import add_image_files
     from labeler.ml.synthetic import CLASSES, shapes_samples
     from labeler.ml.weights import load_model

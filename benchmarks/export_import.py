@@ -21,7 +21,8 @@ import numpy as np
 from PIL import Image
 
 from labeler.core import ImageRecord, ImageStatus, Instance, Polygons
-from labeler.formats import export_coco, find_images, import_coco, scan_images
+from labeler.formats import export_coco, import_coco
+from labeler.imaging import find_images, scan_images
 from labeler.formats.common import add_image_files
 from labeler.store import ProjectStore
 

@@ -51,7 +51,7 @@ def make_project(root: Path, count: int, width: int = 1066, height: int = 800) -
     import cv2
     import numpy as np
 
-    from labeler.formats import find_images, scan_images
+    from labeler.imaging import find_images, scan_images
     from labeler.formats.common import add_image_files
     from labeler.store import ProjectStore
 

@@ -76,7 +76,7 @@ def photo(w: int, h: int) -> np.ndarray:
 
 
 def make_project(root: Path, w: int, h: int) -> Path:
-    from labeler.formats import find_images, scan_images
+    from labeler.imaging import find_images, scan_images
     from labeler.formats.common import add_image_files
     from labeler.store import ProjectStore
 

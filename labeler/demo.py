@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 from .core.entities import ImageStatus
-from .formats import find_images, import_coco, scan_images
+from .formats import import_coco
+from .imaging import find_images, scan_images
 from .formats.common import add_image_files
 from .store import DB_NAME, ProjectError, ProjectStore
 

@@ -19,11 +19,13 @@ import urllib.request
 from pathlib import Path
 from typing import Callable
 
+from .core.errors import UserError
+
 CHUNK = 1 << 16
 HASH_IN_NAME = re.compile(r"-([a-f0-9]{6,})\.")  # torch.hub's HASH_REGEX, at least 6 digits
 
 
-class DownloadError(Exception):
+class DownloadError(UserError):
     """The file could not be fetched or is not the file it claims to be (one line)."""
 
 

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .formats import ExportResult, ImportReport, export_coco, find_images, import_coco, import_labelme, scan_images
+from .formats import ExportResult, ImportReport, export_coco, import_coco, import_labelme
+from .imaging import find_images, scan_images
 from .formats.common import add_image_files
 from .store import DB_NAME, ProjectError, ProjectStore
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .core.errors import UserError
+
 MODELS = {  # short name -> Hugging Face repository; all SAM 2.1, Apache-2.0
     "sam2.1-tiny": "facebook/sam2.1-hiera-tiny",
     "sam2.1-small": "facebook/sam2.1-hiera-small",
@@ -25,7 +27,7 @@ PROCESSOR_FILES = ("preprocessor_config.json", "processor_config.json")  # ...an
 _FETCH = [*WEIGHT_FILES, "*processor_config.json"]
 
 
-class WeightsMissing(Exception):
+class WeightsMissing(UserError):
     """The weights are not on this machine and cannot be fetched; the message says which files
     to get and where to put them (one sentence for the status bar)."""
 

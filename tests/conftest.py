@@ -42,7 +42,7 @@ def image_root(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def store(tmp_path: Path, image_root: Path):
-    from labeler.formats import find_images, scan_images
+    from labeler.imaging import find_images, scan_images
     from labeler.formats.common import add_image_files
 
     s = ProjectStore.create(tmp_path / "project", image_root, ["cat", "dog"])

@@ -2,10 +2,8 @@
 
 from .coco import ExportResult, export_coco, import_coco
 from .common import FormatError, ImportReport
-from .images import ImageReadError, find_images, read_image_info, scan_images
 from .labelme import import_labelme
 
 __all__ = [
-    "ExportResult", "FormatError", "ImageReadError", "ImportReport", "export_coco",
-    "find_images", "import_coco", "import_labelme", "read_image_info", "scan_images",
+    "ExportResult", "FormatError", "ImportReport", "export_coco", "import_coco", "import_labelme",
 ]

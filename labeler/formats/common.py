@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from ..core.entities import ImageRecord, ImageStatus, Instance
+from ..core.errors import UserError
 from ..core.names import MAX_NAME_LENGTH, unprintable
+from ..imaging import IMAGE_EXTENSIONS, ImageInfo, ImageReadError, read_image_info
 from ..store import ProjectError, ProjectStore
-from .images import IMAGE_EXTENSIONS, ImageInfo, ImageReadError, read_image_info
 
 
-class FormatError(Exception):
+class FormatError(UserError):
     """Malformed input. The message is one line: the file and what is wrong with it."""
 
     def __init__(self, path: str | os.PathLike, problem: str) -> None:
@@ -200,7 +201,7 @@ class ImageResolver:
 
     def _lookup(self, filename: str) -> list[Path]:
         if self._files_by_name is None:
-            from .images import find_images
+            from ..imaging import find_images
 
             self._files_by_name = {}
             for p in find_images(self.store.image_root):

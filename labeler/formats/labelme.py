@@ -46,7 +46,7 @@ from .common import (
     FormatError, ImageResolver, ImportReport, brief, check_class_name, check_file_name, load_json,
     store_planned,
 )
-from .images import IMAGE_EXTENSIONS
+from ..imaging import IMAGE_EXTENSIONS
 
 AREA_SHAPES = ("polygon", "rectangle", "circle", "mask")
 LINE_SHAPES = ("line", "linestrip", "point", "points")

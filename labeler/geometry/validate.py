@@ -37,6 +37,7 @@ import shapely
 from pycocotools import mask as mask_utils
 
 from ..core.entities import MaskRLE, Polygons, Shape
+from ..core.errors import UserError
 from .shapes import to_shapely
 
 MAX_VERTICES = 100_000  # per ring
@@ -50,7 +51,7 @@ OUTSIDE_MARGIN = 1.0  # how far outside the image a vertex may lie, in image wid
 _CROSSING_BATCH = 256  # most edges queried at once while counting crossings (bounds memory)
 
 
-class ShapeError(ValueError):
+class ShapeError(UserError, ValueError):
     """A shape that cannot enter the project; the message is a one-line reason."""
 
 

@@ -20,7 +20,7 @@ from torch import Tensor
 from torchvision.ops import masks_to_boxes
 
 from ..core.entities import Shape
-from ..formats.images import decode_image
+from ..imaging import decode_image
 from ..geometry import to_mask
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import torch
 
+from ..core.errors import OptionError
+
 
 def _mps_available() -> bool:
     backend = getattr(torch.backends, "mps", None)
@@ -29,23 +31,23 @@ def pick_device(preference: str = "auto") -> torch.device:
         return torch.device("cpu")
     if pref == "mps":
         if not _mps_available():
-            raise ValueError("device 'mps' was asked for, but Apple MPS is not available on this "
+            raise OptionError("device 'mps' was asked for, but Apple MPS is not available on this "
                              "machine (it needs macOS on Apple silicon); use 'auto' or 'cpu'")
         return torch.device("mps")
     if pref == "cuda" or pref.startswith("cuda:"):
         try:
             device = torch.device(pref)
         except RuntimeError as exc:
-            raise ValueError(f"device {preference!r} is not a valid CUDA device name") from exc
+            raise OptionError(f"device {preference!r} is not a valid CUDA device name") from exc
         if not torch.cuda.is_available():
-            raise ValueError(f"device {preference!r} was asked for, but CUDA is not available "
+            raise OptionError(f"device {preference!r} was asked for, but CUDA is not available "
                              "(no NVIDIA GPU, or a CPU-only PyTorch build); use 'auto' or 'cpu'")
         count = torch.cuda.device_count()
         if device.index is not None and device.index >= count:
-            raise ValueError(f"device {preference!r} was asked for, but this machine has "
+            raise OptionError(f"device {preference!r} was asked for, but this machine has "
                              f"{count} CUDA device(s) (cuda:0 to cuda:{count - 1})")
         return device
-    raise ValueError(f"unknown device {preference!r}; use 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'")
+    raise OptionError(f"unknown device {preference!r}; use 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'")
 
 
 def describe_device(device: torch.device | str) -> str:

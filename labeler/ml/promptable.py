@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from ..assist.masks import CropMask
+from ..core.errors import OptionError
 from ..prompt_weights import (  # noqa: F401 - where the weights are is torch-free, for the window
     DEFAULT_PROMPT_MODEL, MODELS, PROCESSOR_FILES, WeightsMissing, missing_hint, model_folder, resolve_weights,
 )
@@ -92,7 +93,7 @@ def random_model(name: str, seed: int = 0):
     torch.manual_seed(seed)
     if name != "tiny":
         if name not in _HIERA:
-            raise ValueError(f"unknown SAM 2.1 size {name!r} (known: tiny, {', '.join(_HIERA)})")
+            raise OptionError(f"unknown SAM 2.1 size {name!r} (known: tiny, {', '.join(_HIERA)})")
         h = _HIERA[name]
         dims = [h["embed"] * 2 ** i for i in range(4)]
         backbone = Sam2HieraDetConfig(

@@ -29,6 +29,8 @@ from torchvision.models.detection.faster_rcnn import FasterRCNN, FastRCNNPredict
 from torchvision.models.detection.mask_rcnn import MaskRCNNHeads, MaskRCNNPredictor
 from torchvision.models.detection.transform import GeneralizedRCNNTransform
 
+from ..core.errors import OptionError
+
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -137,7 +139,7 @@ def get_spec(name: str) -> ModelSpec:
     try:
         return MODELS[name]
     except KeyError:
-        raise ValueError(f"unknown model {name!r}; known models: {', '.join(sorted(MODELS))}") from None
+        raise OptionError(f"unknown model {name!r}; known models: {', '.join(sorted(MODELS))}") from None
 
 
 def build_model(name: str, num_classes: int, **overrides: Any) -> MaskRCNN:
@@ -146,16 +148,16 @@ def build_model(name: str, num_classes: int, **overrides: Any) -> MaskRCNN:
     a checkpoint can record it."""
     spec = get_spec(name)
     if num_classes < 2:
-        raise ValueError(f"a model needs at least one class besides the background (num_classes={num_classes})")
+        raise OptionError(f"a model needs at least one class besides the background (num_classes={num_classes})")
     config = {**spec.defaults, **overrides}
     unknown = sorted(set(config) - CONFIG_KEYS)
     if unknown:
-        raise ValueError(f"unknown config for model {name!r}: {', '.join(unknown)} "
+        raise OptionError(f"unknown config for model {name!r}: {', '.join(unknown)} "
                          f"(known: {', '.join(sorted(CONFIG_KEYS))})")
     try:
         model = spec.build(num_classes, **config)
     except TypeError as exc:  # an unknown config key surfaces as an unexpected keyword
-        raise ValueError(f"bad config for model {name!r}: {exc}") from exc
+        raise OptionError(f"bad config for model {name!r}: {exc}") from exc
     model.labeler_config = dict(config)
     return model
 
@@ -193,13 +195,13 @@ def coco_class_map(class_names: Iterable[str], overrides: Mapping[str, str] | No
     result = {n: by_norm[_norm(n)] for n in names if _norm(n) in by_norm}
     for name, target in (overrides or {}).items():
         if name not in names:
-            raise ValueError(f"class map names {name!r}, which is not a project class "
+            raise OptionError(f"class map names {name!r}, which is not a project class "
                              f"(classes: {', '.join(names)})")
         if not target:
             result.pop(name, None)
             continue
         hit = target if target in usable else by_norm.get(_norm(target))
         if hit is None:
-            raise ValueError(f"class map sends {name!r} to {target!r}, which is not a COCO class")
+            raise OptionError(f"class map sends {name!r} to {target!r}, which is not a COCO class")
         result[name] = hit
     return {n: result[n] for n in names if n in result}

@@ -21,7 +21,7 @@ import numpy as np
 from .. import geometry
 from ..core.entities import ImageStatus, Instance, InstanceStatus, Polygons, Provenance
 from ..formats.common import add_image_files, write_text_atomic
-from ..formats.images import find_images, scan_images
+from ..imaging import find_images, scan_images
 from ..store import ProjectStore
 from .data import Sample
 

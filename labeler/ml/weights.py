@@ -24,6 +24,7 @@ import torch
 from torch import nn
 from torchvision.models.detection import MaskRCNN
 
+from ..core.errors import UserError
 from .registry import (  # noqa: F401  (coco_class_map is part of this module's API)
     ModelSpec, build_model, coco_categories, coco_class_map, get_spec, model_config,
 )
@@ -40,7 +41,7 @@ _MASK_PREFIXES = ("roi_heads.mask_head.", "roi_heads.mask_predictor.")
 _RESERVED = ("format", "model_name", "class_names", "config", "model")
 
 
-class WeightsError(Exception):
+class WeightsError(UserError, ValueError):
     """A weights or checkpoint file that cannot be used; the message names the file."""
 
 
@@ -75,7 +76,7 @@ def remap_heads(state_dict: Mapping[str, torch.Tensor], src_names: Sequence[str]
     src_index = {name: i + 1 for i, name in enumerate(src_names)}
     unknown = [t for t in (mapping.get(n) for n in dst_names) if t and t not in src_index]
     if unknown:
-        raise ValueError(f"classes are mapped to {unknown[0]!r}, which the weights do not have")
+        raise WeightsError(f"classes are mapped to {unknown[0]!r}, which the weights do not have")
     pairs = [(0, 0)] + [(d, src_index[mapping[n]]) for d, n in enumerate(dst_names, start=1)
                         if mapping.get(n)]
     fresh = fresh_model.state_dict()
@@ -87,7 +88,7 @@ def remap_heads(state_dict: Mapping[str, torch.Tensor], src_names: Sequence[str]
             continue
         new = fresh[key].detach().clone()
         if value.shape[0] != (len(src_names) + 1) * rows or value.shape[1:] != new.shape[1:]:
-            raise ValueError(f"{key} has shape {tuple(value.shape)}; expected {len(src_names) + 1} "
+            raise WeightsError(f"{key} has shape {tuple(value.shape)}; expected {len(src_names) + 1} "
                              f"classes (background included) of rows {tuple(new.shape[1:])}")
         for d, s in pairs:
             new[d * rows:(d + 1) * rows] = value[s * rows:(s + 1) * rows]
@@ -197,7 +198,7 @@ def save_checkpoint(path: Path, model: nn.Module, model_name: str, class_names: 
     state = model.state_dict()
     cls = state.get(_CLS_KEY)
     if cls is not None and cls.shape[0] != len(names) + 1:
-        raise ValueError(f"the model has {cls.shape[0] - 1} classes but {len(names)} class names were given")
+        raise WeightsError(f"the model has {cls.shape[0] - 1} classes but {len(names)} class names were given")
     weights: OrderedDict[str, torch.Tensor] = OrderedDict((k, v.detach().cpu()) for k, v in state.items())
     weights._metadata = getattr(state, "_metadata", None)  # type: ignore[attr-defined]
     payload = {"format": FORMAT, "model_name": model_name, "class_names": names,

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import sqlite3
 
+from ..core.errors import UserError
 
-class ProjectError(Exception):
+
+class ProjectError(UserError):
     """A project cannot be created, opened or changed as asked. The message says why."""
 
 

@@ -2,7 +2,7 @@
 
 Up to schema version 3 labeler stored an image's raw pixel size and labels in raw pixel
 coordinates (EXIF orientation ignored). Since then every size and coordinate is on the
-displayed image (formats/images.py). For an image whose file has an EXIF orientation other
+displayed image (imaging/files.py). For an image whose file has an EXIF orientation other
 than 1, an old project therefore holds the wrong size (orientations 5-8 swap width and
 height) and labels in the wrong place (all of 2-8: mirrored, turned or both).
 
@@ -32,7 +32,7 @@ from typing import Iterable
 from .. import geometry
 from ..core.entities import MaskRLE, Polygons, Shape
 
-# formats/images.py holds the one orientation rule (how to read the tag, how pixels and
+# imaging/files.py holds the one orientation rule (how to read the tag, how pixels and
 # points move). It is imported where used: labeler.formats imports the store, so a
 # module-level import here would be circular when project_store imports this module.
 
@@ -63,7 +63,7 @@ class OrientationReport:
 def orient_shape(shape: Shape, width: int, height: int, orientation: int) -> Shape:
     """A shape drawn on the stored pixels (width x height as stored) moved onto the
     displayed image."""
-    from ..formats.images import apply_orientation, orient_point
+    from ..imaging import apply_orientation, orient_point
 
     if isinstance(shape, MaskRLE):
         if (shape.width, shape.height) != (width, height):
@@ -83,7 +83,7 @@ def orient_old_records(db: sqlite3.Connection, image_root: Path | None = None,
 
     Only a database error propagates (the caller's migration then rolls back); a file or
     a stored shape that cannot be handled leaves that one image as it was, listed."""
-    from ..formats.images import oriented_size, read_image_info
+    from ..imaging import oriented_size, read_image_info
 
     report = OrientationReport()
     images = db.execute("SELECT id, path, width, height FROM images ORDER BY id").fetchall()

@@ -104,7 +104,7 @@ V3 = """
 """
 
 # Version 4: sizes and labels are those of the image as displayed (EXIF orientation applied,
-# formats/images.py PIXEL_RULE). The statement only records the rule; project_store._migrate
+# imaging/files.py PIXEL_RULE). The statement only records the rule; project_store._migrate
 # also runs store/orientation.orient_old_records in the same transaction, which turns the
 # size and every label of each image with an orientation.
 V4 = """

@@ -15,6 +15,7 @@ import os
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
+from ..core.errors import OptionError
 from ..store import ProjectStore
 from ..store.training import recover_interrupted
 from .protocol import RoundDone, TrainerConfig
@@ -65,7 +66,7 @@ def from_environment(device: str = "auto") -> Dist | None:
     rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
     cuda = device in ("auto", "cuda") and torch.cuda.is_available()
     if device == "cuda" and not cuda:
-        raise ValueError("device 'cuda' was asked for, but CUDA is not available")
+        raise OptionError("device 'cuda' was asked for, but CUDA is not available")
     if cuda:
         torch.cuda.set_device(local_rank)
         target = torch.device("cuda", local_rank)

@@ -35,7 +35,7 @@ def default_cache_dir() -> Path:
 def cache_key(model: str, image_path: Path) -> str:
     """The model, the file (path, size, time) and how its pixels are decoded (PIXEL_RULE: a
     change of rule, such as applying EXIF orientation, must not reuse older embeddings)."""
-    from ..formats.images import PIXEL_RULE
+    from ..imaging import PIXEL_RULE
 
     stat = image_path.stat()
     text = f"{model}\0{PIXEL_RULE}\0{image_path.resolve()}\0{stat.st_size}\0{stat.st_mtime_ns}"

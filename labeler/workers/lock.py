@@ -23,6 +23,7 @@ from pathlib import Path
 
 import psutil
 
+from ..core.errors import UserError
 from .suggest import MODELS_DIR
 
 LOCK_NAME = ".trainer.lock"
@@ -89,7 +90,7 @@ class Holder:
         return self.running() and not self.orphaned()
 
 
-class TrainerBusy(RuntimeError):
+class TrainerBusy(UserError, RuntimeError):
     """Another trainer holds this project's lock. `sentence` says so without the project's
     path; `holder` is who, when it can be watched for its end (None: not known)."""
 

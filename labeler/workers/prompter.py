@@ -133,7 +133,7 @@ class Prompter:
         if tensors is not None:
             embedding = Embedding.from_tensors(tensors, self.model.device)
         else:
-            from ..formats.images import decode_image
+            from ..imaging import decode_image
 
             reduce = 1
             if path.suffix.lower() in (".jpg", ".jpeg", ".jpe"):  # libjpeg decodes at 1/2, 1/4, 1/8 cheaply
@@ -159,6 +159,6 @@ def _key(model: str, path) -> str:
 
 
 def _plain(exc: Exception) -> str:
-    from ..formats.images import ImageReadError
+    from ..imaging import ImageReadError
 
     return str(exc) if isinstance(exc, (ImageReadError, KeyError)) else f"{type(exc).__name__}: {exc}"

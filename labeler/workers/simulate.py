@@ -43,7 +43,7 @@ from ..core.entities import (
     ImageRecord, ImageStatus, Instance, InstanceStatus, MaskRLE, Polygons, Provenance, Shape,
 )
 from ..formats import import_coco
-from ..formats.images import decode_image
+from ..imaging import decode_image
 from ..store import ProjectError, ProjectStore
 from ..store.effort import add_effort
 from ..store.proposals import current_model_version

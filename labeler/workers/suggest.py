@@ -24,8 +24,9 @@ import cv2
 import numpy as np
 
 from ..core.entities import ImageRecord, Polygons
-from ..formats.images import ImageReadError, decode_image
-from ..store import ProjectStore
+from ..core.errors import OptionError
+from ..imaging import ImageReadError, decode_image
+from ..store import ProjectError, ProjectStore
 from ..store.proposals import Suggestion, class_map, current_model_version, store_suggestions
 from .protocol import Failed, Prompted, PromptBox, Ready, Suggested, WorkerConfig
 
@@ -67,7 +68,7 @@ class Suggester:
         self.config = config
         categories = store.categories()
         if not categories:
-            raise ValueError(f"{store.project_dir}: the project has no classes; add one first")
+            raise ProjectError(f"{store.project_dir}: the project has no classes; add one first")
         self.category_ids = [c.id for c in categories]  # model label i -> category_ids[i - 1]
         self.version = current_model_version(store)
         weights = Path(config.weights) if config.weights else None
@@ -90,7 +91,7 @@ class Suggester:
                 self.refiner = PromptModel.load(config.refine_masks, device=self.device,
                                                 allow_download=config.allow_download)
             except WeightsMissing as exc:
-                raise ValueError(f"--refine-masks: {exc}") from None
+                raise OptionError(f"--refine-masks: {exc}") from None
         self._pool = ThreadPoolExecutor(2, thread_name_prefix="suggest")
         self._last_image: tuple[int, np.ndarray, int] | None = None  # for repeated box prompts
 

@@ -26,9 +26,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterator
 
+from ..core.errors import OptionError
 from ..store import ProjectStore
 from ..store.training import begin_version, finish_version, take_snapshot
-from .lock import TrainerBusy, TrainerLock  # noqa: F401 (lock.py; cli.py and distributed.py import them here)
+from .lock import TrainerBusy, TrainerLock  # noqa: F401 (lock.py; distributed.py imports them here)
 from .protocol import RoundDone, RoundStarted, TrainerConfig, TrainProgress
 from .suggest import MODELS_DIR, project_checkpoint, project_model_name
 
@@ -266,7 +267,7 @@ def with_budget(config: TrainerConfig, budget: str | None) -> TrainerConfig:
     try:
         value = float(text[:-1]) * scale if scale else int(text)
     except ValueError:
-        raise ValueError(f"budget {budget!r} is not a step count (300) or a time (90s, 5m)") from None
+        raise OptionError(f"budget {budget!r} is not a step count (300) or a time (90s, 5m)") from None
     if value <= 0:
-        raise ValueError(f"budget {budget!r}: it must be more than nothing")
+        raise OptionError(f"budget {budget!r}: it must be more than nothing")
     return replace(config, seconds=value, steps=10**9) if scale else replace(config, steps=int(value), seconds=None)

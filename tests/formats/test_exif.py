@@ -1,4 +1,4 @@
-"""EXIF orientation: one rule everywhere (formats/images.py). A file with orientation N is
+"""EXIF orientation: one rule everywhere (imaging/files.py). A file with orientation N is
 sized, decoded (in full and reduced) and labeled as Pillow's ImageOps.exif_transpose shows
 it, which is what labelme draws on; old projects are moved onto the rule by
 store/orientation.py."""
@@ -12,9 +12,10 @@ from PIL import Image, ImageOps
 
 from labeler import geometry
 from labeler.core import ImageRecord, Instance, MaskRLE, Polygons
-from labeler.formats import import_labelme, read_image_info, scan_images
+from labeler.formats import import_labelme
+from labeler.imaging import read_image_info, scan_images
 from labeler.formats.common import add_image_files
-from labeler.formats.images import (
+from labeler.imaging.files import (
     ORIENTATION_TAG, apply_orientation, decode_image, image_orientation, orient_point, oriented_size,
 )
 from labeler.store import ProjectStore

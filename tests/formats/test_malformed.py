@@ -492,7 +492,7 @@ def test_a_float32_tiff_is_refused_at_init_with_what_to_do(tmp_path):
     import numpy as np
     from PIL import Image
 
-    from labeler.formats import scan_images
+    from labeler.imaging import scan_images
 
     path = tmp_path / "f32.tif"
     Image.fromarray(np.random.default_rng(0).random((20, 30)).astype(np.float32), mode="F").save(path)

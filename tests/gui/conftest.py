@@ -16,7 +16,7 @@ from PySide6.QtGui import QMouseEvent  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from labeler.formats import find_images, scan_images  # noqa: E402
+from labeler.imaging import find_images, scan_images  # noqa: E402
 from labeler.formats.common import add_image_files  # noqa: E402
 from labeler.store import ProjectStore  # noqa: E402
 from tests.conftest import write_image  # noqa: E402

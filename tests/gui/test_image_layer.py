@@ -16,7 +16,7 @@ from PySide6.QtCore import QPointF, Qt  # noqa: E402
 from PySide6.QtGui import QPainter, QTransform  # noqa: E402
 from PySide6.QtWidgets import QFrame, QGraphicsScene, QGraphicsView  # noqa: E402
 
-from labeler.formats.images import ImageReadError  # noqa: E402
+from labeler.imaging import ImageReadError  # noqa: E402
 from labeler.gui.canvas import image_layer  # noqa: E402
 from labeler.gui.canvas.image_layer import (  # noqa: E402
     EMPTY_COLOR, ImageLayer, ImageLoader, ImagePyramid, decode_image, preview_reduction)

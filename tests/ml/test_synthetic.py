@@ -11,7 +11,7 @@ from pycocotools.coco import COCO
 
 from labeler import geometry
 from labeler.core.entities import ImageStatus, InstanceStatus, ProvenanceKind
-from labeler.formats.images import decode_image
+from labeler.imaging import decode_image
 from labeler.ml.synthetic import (
     CLASSES, make_shapes_project, shapes_samples, shapes_scene, write_shapes_dataset,
 )

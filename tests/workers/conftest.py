@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from labeler.formats import find_images, scan_images
+from labeler.imaging import find_images, scan_images
 from labeler.formats.common import add_image_files
 from labeler.store import ProjectStore
 from labeler.workers.protocol import WorkerConfig

@@ -10,7 +10,7 @@ with cv2.resize(INTER_AREA), each from the one before. Above SKIP_HALF_ABOVE byt
 half-resolution level is virtual (a first real step of 4 adds 1/15 instead of 1/3): its
 tiles are shrunk from level 0 when first drawn (about 0.4 ms each) and cached like others.
 
-Decoding (formats.images.decode_image). cv2.imread's result is a copy of OpenCV's buffer (the Python binding copies any
+Decoding (imaging.decode_image). cv2.imread's result is a copy of OpenCV's buffer (the Python binding copies any
 Mat it did not allocate), so a 1.2 GB image would briefly need 2.4 GB; decoding into an
 array allocated here (imread's dst argument, sized from the header) avoids that. JPEG
 previews use libjpeg's DCT scaling (IMREAD_REDUCED_COLOR_n), which skips most of the work;
@@ -42,7 +42,7 @@ from PySide6.QtCore import QObject, QRectF, Qt, Signal, Slot
 from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import QGraphicsItem
 
-from ...formats.images import ImageReadError, decode_image
+from ...imaging import ImageReadError, decode_image
 
 DEFAULT_TILE = 512
 SKIP_HALF_ABOVE = 512 * 2**20  # level-0 bytes above which the 1/2 level is virtual

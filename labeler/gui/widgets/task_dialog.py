@@ -20,7 +20,8 @@ from typing import Any, Callable
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QDialog, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
-from ...formats import FormatError, ImageReadError
+from ...formats import FormatError
+from ...imaging import ImageReadError
 from ...store import ProjectError
 
 # What bad input raises: shown as one line, never as a traceback.

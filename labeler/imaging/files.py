@@ -29,6 +29,8 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps
 
+from ..core.errors import UserError
+
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")
 
 # Pillow refuses images above ~179 megapixels as "decompression bombs". Labeling aerial
@@ -41,7 +43,7 @@ SWAPS_AXES = frozenset({5, 6, 7, 8})  # orientations whose displayed image is he
 PIXEL_RULE = "exif-oriented"  # what decode_image returns; part of any cache key of decoded pixels
 
 
-class ImageReadError(Exception):
+class ImageReadError(UserError):
     """An image file that cannot be used; the message names the file and the reason."""
 
 
