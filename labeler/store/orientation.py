@@ -126,14 +126,6 @@ def orient_old_records(db: sqlite3.Connection, image_root: Path | None = None,
     return report
 
 
-def orient_store(store, paths: Iterable[str] | None = None) -> OrientationReport:
-    """orient_old_records on an open ProjectStore, in one transaction of its own. Only for
-    records known to be raw (never twice on the same image: a second run would turn
-    orientations 2-4 back)."""
-    with store.transaction():
-        return orient_old_records(store.db, store.image_root, paths)
-
-
 def _moved_instances(db: sqlite3.Connection, image_id: int, width: int, height: int,
                      orientation: int) -> list[tuple[int, tuple]]:
     out = []

@@ -19,7 +19,7 @@ from labeler.imaging.files import (
     ORIENTATION_TAG, apply_orientation, decode_image, image_orientation, orient_point, oriented_size,
 )
 from labeler.store import ProjectStore
-from labeler.store.orientation import orient_old_records, orient_shape, orient_store
+from labeler.store.orientation import orient_old_records, orient_shape
 
 from ..conftest import write_json
 
@@ -193,12 +193,18 @@ def _old_project(tmp_path, root, files):
     return store
 
 
+def _upgrade(store, paths=None):
+    """What the schema migration does, on an open store (records known to be raw)."""
+    with store.transaction():
+        return orient_old_records(store.db, store.image_root, paths)
+
+
 @pytest.mark.parametrize("orientation", ORIENTATIONS)
 def test_upgrade_turns_old_sizes_and_labels_onto_the_displayed_image(tmp_path, jpegs, orientation):
     root, files = jpegs
     store = _old_project(tmp_path, root, files)
     try:
-        report = orient_store(store)
+        report = _upgrade(store)
         assert len(report.fixed) == 7 and not report.skipped  # every file but orientation 1
         image = store.image_by_path(f"o{orientation}.jpg")
         pixels = decode_image(store.image_path(image))
@@ -246,7 +252,7 @@ def test_upgrade_refuses_an_image_whose_file_was_replaced(tmp_path, jpegs):
     store = _old_project(tmp_path, root, files)
     try:
         Image.fromarray(np.zeros((30, 30, 3), np.uint8)).save(files[5], exif=_exif(5))  # another size
-        report = orient_store(store)
+        report = _upgrade(store)
         assert any("o5.jpg" in line and "was the image replaced" in line for line in report.skipped)
         assert store.image_by_path("o5.jpg").width == RAW_W
         assert store.instances(store.image_by_path("o5.jpg").id)[0].shape == Polygons.rectangle(*MARK_BOX)
@@ -257,7 +263,7 @@ def test_upgrade_refuses_an_image_whose_file_was_replaced(tmp_path, jpegs):
 def test_a_new_project_is_left_alone(tmp_path):
     store = ProjectStore.create(tmp_path / "project", tmp_path)
     try:
-        assert orient_store(store).fixed == []
+        assert _upgrade(store).fixed == []
     finally:
         store.close()
 
@@ -280,10 +286,10 @@ def test_images_left_by_the_upgrade_can_be_turned_later(tmp_path, jpegs):
     try:
         away = files[6].read_bytes()
         files[6].unlink()
-        first = orient_store(store)
+        first = _upgrade(store)
         assert [line.split(":")[0] for line in first.skipped] == ["o6.jpg"]
         files[6].write_bytes(away)  # the drive is back
-        second = orient_store(store, paths=["o6.jpg"])
+        second = _upgrade(store, paths=["o6.jpg"])
         assert [f.path for f in second.fixed] == ["o6.jpg"]
         image = store.image_by_path("o6.jpg")
         assert (image.width, image.height) == (RAW_H, RAW_W)
