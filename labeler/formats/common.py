@@ -8,10 +8,11 @@ import os
 import reprlib
 import tempfile
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from glob import escape as glob_escape
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, Iterator, Sequence
 
 from ..core.entities import ImageRecord, ImageStatus, Instance
 from ..core.errors import UserError
@@ -117,31 +118,44 @@ def check_file_name(path: Path, name: str, what: str) -> str:
 
 
 def write_text_atomic(path: Path, text: str) -> None:
-    """Write to a temporary file beside the target, fsync, then rename over it: a crash
-    leaves either the old file or the new one, never half of one."""
+    """Write UTF-8 text so that a crash leaves either the old file or the new one, never
+    half of one (atomic_files)."""
     write_texts_atomic({Path(path): text})
 
 
 def write_texts_atomic(texts: dict[Path, str]) -> None:
-    """Several files that belong together (a train and a val split): every one is written
-    and fsynced to its temporary file first, and only then are they renamed into place, one
-    right after the other, so a kill while writing leaves all the old files (the renames
-    take microseconds, not the seconds of writing)."""
-    temps: list[tuple[str, Path]] = []
+    """Several UTF-8 files that belong together (a train and a val split), replaced
+    together or not at all (atomic_files)."""
+    with atomic_files(list(texts)) as files:
+        for f, text in zip(files, texts.values()):
+            f.write(text.encode("utf-8"))
+
+
+@contextmanager
+def atomic_files(paths: Sequence[Path]) -> Iterator[list[BinaryIO]]:
+    """Binary files, one per path, that replace those paths only if the block ends without an
+    error. Each is written to a temporary file beside its target (named with this process's
+    id, so a later write removes it once the process is gone); at the end all are fsynced,
+    and only then renamed into place one right after the other. So an error, or a kill
+    before the renames, leaves all the old files (the renames take microseconds, not the
+    seconds of writing); after an error the temporary files are removed."""
+    temps: list[tuple[BinaryIO, str, Path]] = []
     try:
-        for path, text in texts.items():
+        for path in map(Path, paths):
             path.parent.mkdir(parents=True, exist_ok=True)
             _remove_orphans(path)
             fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
-            temps.append((tmp, path))
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(text)
-                f.flush()
-                os.fsync(f.fileno())
-        for tmp, path in temps:
+            temps.append((os.fdopen(fd, "wb"), tmp, path))
+        yield [f for f, _, _ in temps]
+        for f, _, _ in temps:
+            f.flush()
+            os.fsync(f.fileno())
+            f.close()
+        for _, tmp, path in temps:
             os.replace(tmp, path)
     except BaseException:
-        for tmp, _ in temps:
+        for f, tmp, _ in temps:
+            f.close()
             try:
                 os.unlink(tmp)
             except FileNotFoundError:

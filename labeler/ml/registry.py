@@ -1,5 +1,6 @@
-"""The models labeler can train and run: name -> builder, default config, COCO weights,
-and the matching of project classes to the COCO categories those weights know.
+"""The models labeler can train and run: what each one is (name, default config, the COCO
+weights that fit it and the categories they know) and how to build it (name, config,
+class count -> a MaskRCNN without weights).
 
 Every model is a torchvision MaskRCNN, so training, prediction and checkpoints handle them
 all the same way; a model differs only in how it is built. Builders never load weights
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable
 
 from torch import nn
 from torchvision.models.detection import (
@@ -29,6 +30,8 @@ from torchvision.models.detection.faster_rcnn import FasterRCNN, FastRCNNPredict
 from torchvision.models.detection.mask_rcnn import MaskRCNNHeads, MaskRCNNPredictor
 from torchvision.models.detection.transform import GeneralizedRCNNTransform
 
+from ..core.coco_classes import COCO_CATEGORIES
+from ..core.coco_classes import match_coco_classes as coco_class_map  # noqa: F401 - part of this module's API
 from ..core.errors import OptionError
 
 
@@ -42,6 +45,37 @@ class ModelSpec:
     defaults: dict[str, Any] = field(default_factory=dict)
     coco_weights: object | None = None  # torchvision WeightsEnum member fitting this architecture
     coco_has_mask_head: bool = True  # False: those weights are box-only, the mask head stays fresh
+
+    def create(self, num_classes: int, **overrides: Any) -> MaskRCNN:
+        """A fresh model (no weights loaded, nothing downloaded) with ``num_classes`` outputs,
+        background included, built with the defaults and ``overrides``. The config used is
+        kept on the model as ``labeler_config`` so that a checkpoint can record it."""
+        if num_classes < 2:
+            raise OptionError(f"a model needs at least one class besides the background (num_classes={num_classes})")
+        config = {**self.defaults, **overrides}
+        unknown = sorted(set(config) - CONFIG_KEYS)
+        if unknown:
+            raise OptionError(f"unknown config for model {self.name!r}: {', '.join(unknown)} "
+                              f"(known: {', '.join(sorted(CONFIG_KEYS))})")
+        try:
+            model = self.build(num_classes, **config)
+        except TypeError as exc:  # an unknown config key surfaces as an unexpected keyword
+            raise OptionError(f"bad config for model {self.name!r}: {exc}") from exc
+        model.labeler_config = dict(config)
+        return model
+
+    @property
+    def coco_url(self) -> str | None:
+        """Where torchvision downloads its COCO weights from; None when it has none."""
+        return self.coco_weights.url if self.coco_weights is not None else None  # type: ignore[attr-defined]
+
+    @property
+    def coco_categories(self) -> tuple[str, ...]:
+        """The categories of its COCO weights (index = model label), from their meta; COCO's
+        standard list for a model without COCO weights (a COCO file the user names has it)."""
+        if self.coco_weights is None:
+            return COCO_CATEGORIES
+        return tuple(self.coco_weights.meta["categories"])  # type: ignore[attr-defined]
 
 
 def _build_resnet50_fpn_v2(num_classes: int, **config: Any) -> MaskRCNN:
@@ -143,23 +177,8 @@ def get_spec(name: str) -> ModelSpec:
 
 
 def build_model(name: str, num_classes: int, **overrides: Any) -> MaskRCNN:
-    """A fresh model (no weights loaded, nothing downloaded) with ``num_classes`` outputs,
-    background included. The config used is kept on the model as ``labeler_config`` so that
-    a checkpoint can record it."""
-    spec = get_spec(name)
-    if num_classes < 2:
-        raise OptionError(f"a model needs at least one class besides the background (num_classes={num_classes})")
-    config = {**spec.defaults, **overrides}
-    unknown = sorted(set(config) - CONFIG_KEYS)
-    if unknown:
-        raise OptionError(f"unknown config for model {name!r}: {', '.join(unknown)} "
-                         f"(known: {', '.join(sorted(CONFIG_KEYS))})")
-    try:
-        model = spec.build(num_classes, **config)
-    except TypeError as exc:  # an unknown config key surfaces as an unexpected keyword
-        raise OptionError(f"bad config for model {name!r}: {exc}") from exc
-    model.labeler_config = dict(config)
-    return model
+    """The registered model ``name``, fresh: get_spec(name).create(num_classes, **overrides)."""
+    return get_spec(name).create(num_classes, **overrides)
 
 
 def model_config(model: nn.Module) -> dict[str, Any]:
@@ -168,40 +187,10 @@ def model_config(model: nn.Module) -> dict[str, Any]:
 
 
 # --- COCO class names ------------------------------------------------------------------
-
-_NOT_COCO = ("__background__", "N/A")
-
+# The matching itself (coco_class_map) is core/coco_classes.match_coco_classes, torch-free,
+# so that the store can check a class map before saving it.
 
 def coco_categories(weights: object | None = None) -> tuple[str, ...]:
     """The category list of torchvision COCO weights (index = model label), from their meta."""
     weights = weights if weights is not None else MaskRCNN_ResNet50_FPN_V2_Weights.COCO_V1
     return tuple(weights.meta["categories"])  # type: ignore[attr-defined]
-
-
-def _norm(name: str) -> str:
-    return " ".join(name.replace("_", " ").replace("-", " ").lower().split())
-
-
-def coco_class_map(class_names: Iterable[str], overrides: Mapping[str, str] | None = None, *,
-                   categories: Sequence[str] | None = None) -> dict[str, str]:
-    """Project class -> COCO category, by name (case, "_" and "-" ignored). An override wins;
-    an override to "" leaves a class unmapped. Unmapped classes are not in the result."""
-    names = list(class_names)
-    usable = [c for c in (categories if categories is not None else coco_categories())
-              if c not in _NOT_COCO]
-    by_norm: dict[str, str] = {}
-    for cat in usable:
-        by_norm.setdefault(_norm(cat), cat)
-    result = {n: by_norm[_norm(n)] for n in names if _norm(n) in by_norm}
-    for name, target in (overrides or {}).items():
-        if name not in names:
-            raise OptionError(f"class map names {name!r}, which is not a project class "
-                             f"(classes: {', '.join(names)})")
-        if not target:
-            result.pop(name, None)
-            continue
-        hit = target if target in usable else by_norm.get(_norm(target))
-        if hit is None:
-            raise OptionError(f"class map sends {name!r} to {target!r}, which is not a COCO class")
-        result[name] = hit
-    return {n: result[n] for n in names if n in result}

@@ -1,4 +1,5 @@
-"""Where a model's weights come from, and labeler's checkpoint files.
+"""Where a model's weights come from, and labeler's checkpoint files. What a model is and
+how it is built is the registry's (a ModelSpec, looked up once per load).
 
 load_model tries, in order: the project's checkpoint, a file the user names, torchvision's
 COCO weights (from its cache, or downloaded), and finally nothing at all, and says in one
@@ -13,7 +14,6 @@ from __future__ import annotations
 import os
 import pickle
 import re
-import tempfile
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,8 +25,9 @@ from torch import nn
 from torchvision.models.detection import MaskRCNN
 
 from ..core.errors import UserError
-from .registry import (  # noqa: F401  (coco_class_map is part of this module's API)
-    ModelSpec, build_model, coco_categories, coco_class_map, get_spec, model_config,
+from ..formats.common import atomic_files
+from .registry import (  # noqa: F401  (coco_categories, coco_class_map: part of this module's API)
+    DEFAULT_MODEL, ModelSpec, coco_categories, coco_class_map, get_spec, model_config,
 )
 
 FORMAT = "labeler-checkpoint-1"
@@ -50,13 +51,17 @@ class LoadedModel:
     """A model ready to run or train, and where its weights came from."""
 
     model: MaskRCNN  # eval mode, on the CPU
-    model_name: str
+    spec: ModelSpec  # what the model is (registry)
     class_names: tuple[str, ...]  # model label i (1-based) <-> class_names[i - 1]
     source: str  # "checkpoint" | "file" | "coco" | "none"
     message: str  # one plain sentence for the GUI and the CLI
     class_map: dict[str, str] = field(default_factory=dict)  # project class -> COCO class used
     config: dict[str, Any] = field(default_factory=dict)  # what build_model was given
     extra: dict[str, Any] = field(default_factory=dict)  # a checkpoint's extra items
+
+    @property
+    def model_name(self) -> str:
+        return self.spec.name
 
 
 def _mapping_text(class_names: Sequence[str], mapping: Mapping[str, str]) -> str:
@@ -183,7 +188,7 @@ def _check_plain(value: Any, where: str) -> None:
 
 def save_checkpoint(path: Path, model: nn.Module, model_name: str, class_names: Iterable[str],
                     **extra: Any) -> None:
-    """Write a checkpoint atomically (temp file, fsync, os.replace): a crash leaves the old one.
+    """Write a checkpoint atomically (formats.common.atomic_files): a crash leaves the old one.
     ``config`` may be given among ``extra``; by default it is the one build_model recorded."""
     path = Path(path)
     names = [str(n) for n in class_names]
@@ -203,42 +208,34 @@ def save_checkpoint(path: Path, model: nn.Module, model_name: str, class_names: 
     weights._metadata = getattr(state, "_metadata", None)  # type: ignore[attr-defined]
     payload = {"format": FORMAT, "model_name": model_name, "class_names": names,
                "config": config, "model": weights, **extra}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_files([path]) as (f,):
+        torch.save(payload, f)
 
 
 # --- loading ---------------------------------------------------------------------------
 
-def _finish(model: nn.Module, model_name: str, names: tuple[str, ...], source: str, message: str,
+def _finish(model: nn.Module, spec: ModelSpec, names: tuple[str, ...], source: str, message: str,
             class_map: dict[str, str] | None = None, extra: dict | None = None) -> LoadedModel:
     model.cpu().eval()
-    return LoadedModel(model, model_name, names, source, message, dict(class_map or {}),
+    return LoadedModel(model, spec, names, source, message, dict(class_map or {}),
                        model_config(model), dict(extra or {}))  # type: ignore[arg-type]
 
 
-def _build(model_name: str, names: tuple[str, ...], config: dict, path: Path | None = None) -> MaskRCNN:
+def _build(spec: ModelSpec, names: tuple[str, ...], config: dict, path: Path | None = None) -> MaskRCNN:
     try:
-        return build_model(model_name, len(names) + 1, **config)
+        return spec.create(len(names) + 1, **config)
     except ValueError as exc:
         if path is None:
             raise
-        raise WeightsError(f"{path}: its config does not build {model_name}: {exc}") from None
+        raise WeightsError(f"{path}: its config does not build {spec.name}: {exc}") from None
 
 
-def _from_checkpoint(ckpt: dict, path: Path, model_name: str, names: tuple[str, ...],
+def _from_checkpoint(ckpt: dict, path: Path, spec: ModelSpec, names: tuple[str, ...],
                      config: dict, source: str) -> LoadedModel:
+    model_name = spec.name
     if ckpt["model_name"] != model_name:
         raise WeightsError(f"{path}: a checkpoint of {ckpt['model_name']}, not of {model_name}")
-    model = _build(model_name, names, {**ckpt["config"], **config}, path)
+    model = _build(spec, names, {**ckpt["config"], **config}, path)
     src = tuple(ckpt["class_names"])
     state = ckpt["model"]
     what = "Checkpoint" if source == "checkpoint" else "Weights from checkpoint"
@@ -255,16 +252,16 @@ def _from_checkpoint(ckpt: dict, path: Path, model_name: str, names: tuple[str, 
                     + (f", dropped: {', '.join(gone)}" if gone else ""))
     _load_into(model, state, path, model_name)
     extra = {k: v for k, v in ckpt.items() if k not in _RESERVED}
-    return _finish(model, model_name, names, source, message + ".", extra=extra)
+    return _finish(model, spec, names, source, message + ".", extra=extra)
 
 
 def _from_coco(state: Any, path: Path, spec: ModelSpec, names: tuple[str, ...],
                class_map: Mapping[str, str] | None, config: dict, source: str, origin: str) -> LoadedModel:
     if not _is_state_dict(state):
         raise WeightsError(f"{path}: not a state dict of {spec.name}")
-    categories = coco_categories(spec.coco_weights)
+    categories = spec.coco_categories
     mapping = coco_class_map(names, class_map, categories=categories)
-    model = _build(spec.name, names, config)
+    model = _build(spec, names, config)
     try:
         state = remap_heads(state, list(categories)[1:], names, mapping, model)
     except ValueError as exc:
@@ -274,20 +271,20 @@ def _from_coco(state: Any, path: Path, spec: ModelSpec, names: tuple[str, ...],
     message = f"COCO-pretrained {spec.name} ({origin}); {_mapping_text(names, mapping)}"
     if not _has_mask_head(state):
         message += "; the mask head starts untrained (these COCO weights detect boxes only)"
-    return _finish(model, spec.name, names, source, message, class_map=mapping)
+    return _finish(model, spec, names, source, message, class_map=mapping)
 
 
 def _from_file(path: Path, spec: ModelSpec, names: tuple[str, ...], class_map: Mapping[str, str] | None,
                config: dict) -> LoadedModel:
     obj = _torch_load(path)
     if isinstance(obj, dict) and "format" in obj:
-        return _from_checkpoint(_validate_checkpoint(obj, path), path, spec.name, names, config, "file")
+        return _from_checkpoint(_validate_checkpoint(obj, path), path, spec, names, config, "file")
     if isinstance(obj, dict) and _is_state_dict(obj.get("model")):
         obj = obj["model"]  # a torchvision references/detection training checkpoint
     cls = obj.get(_CLS_KEY) if _is_state_dict(obj) else None
     if cls is None:
         raise WeightsError(f"{path}: neither a labeler checkpoint nor weights of {spec.name}")
-    count = len(coco_categories(spec.coco_weights))
+    count = len(spec.coco_categories)
     if cls.shape[0] != count:
         raise WeightsError(f"{path}: its heads have {cls.shape[0]} classes; labeler can match classes "
                            f"only for a labeler checkpoint or {count}-class COCO weights")
@@ -296,9 +293,9 @@ def _from_file(path: Path, spec: ModelSpec, names: tuple[str, ...], class_map: M
 
 def coco_cache_path(spec: ModelSpec) -> Path | None:
     """Where torch.hub keeps the spec's COCO weights (torchvision's own download target)."""
-    if spec.coco_weights is None:
+    if spec.coco_url is None:
         return None
-    filename = os.path.basename(urlparse(spec.coco_weights.url).path)  # type: ignore[attr-defined]
+    filename = os.path.basename(urlparse(spec.coco_url).path)
     return Path(torch.hub.get_dir()) / "checkpoints" / filename
 
 
@@ -316,26 +313,27 @@ def _coco_state(spec: ModelSpec, allow_download: bool) -> tuple[Any, str]:
         return None, ""
     try:
         return torch.hub.load_state_dict_from_url(
-            spec.coco_weights.url, progress=False, check_hash=True,  # type: ignore[union-attr]
+            spec.coco_url, progress=False, check_hash=True,
             map_location="cpu", weights_only=True), "downloaded"
     except Exception as exc:  # offline, proxy, HTTP error, bad hash: not fatal
         return None, f" (the COCO weights could not be downloaded: {type(exc).__name__})"
 
 
-def load_model(model_name: str, class_names: Iterable[str], *, checkpoint: Path | None = None,
+def load_model(model_name: str | None, class_names: Iterable[str], *, checkpoint: Path | None = None,
                weights: Path | None = None, class_map: dict[str, str] | None = None,
                allow_download: bool = True, **config: Any) -> LoadedModel:
     """The best weights there are, in this order: ``checkpoint`` (the project's), ``weights``
     (a file the user names), torchvision's COCO weights (cache, then download when allowed),
     none. A named file that is missing or does not fit is a WeightsError, never skipped;
-    ``class_map`` (project class -> COCO name) applies to COCO weights only."""
-    spec = get_spec(model_name)
+    ``class_map`` (project class -> COCO name) applies to COCO weights only. ``model_name``
+    None: the checkpoint's model, else the registry's DEFAULT_MODEL."""
     names = tuple(class_names)
     if not names or len(set(names)) != len(names):
         raise ValueError(f"class names must be non-empty and unique, got {list(names)}")
-    if checkpoint is not None:
-        path = Path(checkpoint)
-        return _from_checkpoint(read_checkpoint(path), path, model_name, names, config, "checkpoint")
+    ckpt = read_checkpoint(Path(checkpoint)) if checkpoint is not None else None
+    spec = get_spec(model_name or (ckpt["model_name"] if ckpt is not None else DEFAULT_MODEL))
+    if ckpt is not None:
+        return _from_checkpoint(ckpt, Path(checkpoint), spec, names, config, "checkpoint")  # type: ignore[arg-type]
     if weights is not None:
         return _from_file(Path(weights), spec, names, class_map, config)
     state, origin = _coco_state(spec, allow_download)
@@ -347,5 +345,5 @@ def load_model(model_name: str, class_names: Iterable[str], *, checkpoint: Path 
     cache = coco_cache_path(spec)
     if cache is not None:
         message += (f" To start from COCO weights instead, put {cache.name} in {cache.parent} "
-                    f"(from {spec.coco_weights.url}).")  # type: ignore[union-attr]
-    return _finish(_build(model_name, names, config), model_name, names, "none", message)
+                    f"(from {spec.coco_url}).")
+    return _finish(_build(spec, names, config), spec, names, "none", message)

@@ -1,8 +1,9 @@
 """The SQLite project store: the only package that writes a project's database."""
 
 from .bulk import LabelsWritten, PreparedInstance
+from .meta import MetaKey
 from .project_store import BUSY_TIMEOUT_S, DB_NAME, InstanceRow, ProjectBusy, ProjectError, ProjectStore
 from .schema import SCHEMA_VERSION
 
-__all__ = ["BUSY_TIMEOUT_S", "DB_NAME", "InstanceRow", "LabelsWritten", "PreparedInstance", "ProjectBusy",
-           "ProjectError", "ProjectStore", "SCHEMA_VERSION"]
+__all__ = ["BUSY_TIMEOUT_S", "DB_NAME", "InstanceRow", "LabelsWritten", "MetaKey", "PreparedInstance",
+           "ProjectBusy", "ProjectError", "ProjectStore", "SCHEMA_VERSION"]

@@ -31,10 +31,8 @@ from typing import Iterable
 
 from .. import geometry
 from ..core.entities import MaskRLE, Polygons, Shape
-
-# imaging/files.py holds the one orientation rule (how to read the tag, how pixels and
-# points move). It is imported where used: labeler.formats imports the store, so a
-# module-level import here would be circular when project_store imports this module.
+from ..imaging import apply_orientation, orient_point, oriented_size, read_image_info  # the one EXIF rule
+from .meta import MetaKey, get_meta
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +61,6 @@ class OrientationReport:
 def orient_shape(shape: Shape, width: int, height: int, orientation: int) -> Shape:
     """A shape drawn on the stored pixels (width x height as stored) moved onto the
     displayed image."""
-    from ..imaging import apply_orientation, orient_point
-
     if isinstance(shape, MaskRLE):
         if (shape.width, shape.height) != (width, height):
             raise ValueError(f"mask is {shape.width}x{shape.height}, the image {width}x{height}")
@@ -83,8 +79,6 @@ def orient_old_records(db: sqlite3.Connection, image_root: Path | None = None,
 
     Only a database error propagates (the caller's migration then rolls back); a file or
     a stored shape that cannot be handled leaves that one image as it was, listed."""
-    from ..imaging import oriented_size, read_image_info
-
     report = OrientationReport()
     images = db.execute("SELECT id, path, width, height FROM images ORDER BY id").fetchall()
     if paths is not None:
@@ -143,11 +137,11 @@ def _moved_instances(db: sqlite3.Connection, image_id: int, width: int, height: 
 
 
 def _image_root(db: sqlite3.Connection) -> Path:
-    row = db.execute("SELECT value FROM meta WHERE key = 'image_root'").fetchone()
+    text = get_meta(db, MetaKey.IMAGE_ROOT)
     files = [r[2] for r in db.execute("PRAGMA database_list") if r[1] == "main"]
-    if row is None or not files or not files[0]:
+    if text is None or not files or not files[0]:
         raise sqlite3.DatabaseError("cannot find the project's image root for the EXIF orientation upgrade")
-    root = Path(row[0])
+    root = Path(text)
     return (root if root.is_absolute() else Path(files[0]).parent / root).resolve()
 
 

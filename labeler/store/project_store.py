@@ -47,8 +47,10 @@ from ..core.entities import (
 )
 from ..core.names import name_problem
 from .bulk import LabelsWritten, PreparedInstance, StagedImports, StagedLabels  # noqa: F401 - re-exported
+from . import meta as meta_table
 from .errors import ProjectBusy, ProjectError  # noqa: F401 - re-exported
-from .schema import MIGRATIONS, ORIENTED_VERSION, SCHEMA_VERSION
+from .meta import MetaKey
+from .schema import CLASS_MAP_BY_ID_VERSION, MIGRATIONS, ORIENTED_VERSION, SCHEMA_VERSION, statements
 
 DB_NAME = "labeler.db"
 
@@ -94,7 +96,7 @@ class ProjectStore(StagedImports):
         self._depth = 0
         self._staged = 0  # how many times labels were staged (stage_labels)
         self._drop_after_write = False
-        root = self._meta("image_root")
+        root = self.meta(MetaKey.IMAGE_ROOT)
         root_path = Path(root)
         self.image_root = (root_path if root_path.is_absolute() else project_dir / root_path).resolve()
 
@@ -120,8 +122,8 @@ class ProjectStore(StagedImports):
         db.execute("PRAGMA journal_mode=WAL")
         _migrate(db, 0)
         db.execute("BEGIN IMMEDIATE")
-        db.executemany("INSERT INTO meta(key, value) VALUES (?, ?)",
-                       [("image_root", root_text), ("format", "labeler project")])
+        meta_table.set_meta(db, MetaKey.IMAGE_ROOT, root_text)
+        meta_table.set_meta(db, MetaKey.FORMAT, "labeler project")
         db.execute("COMMIT")
         store = cls(project_dir, db)
         with store.transaction():
@@ -172,11 +174,16 @@ class ProjectStore(StagedImports):
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def _meta(self, key: str) -> str:
-        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        if row is None:
-            raise ProjectError(f"{self.project_dir / DB_NAME}: project has no {key!r} entry")
-        return row[0]
+    def meta(self, key: MetaKey) -> str:
+        """A project setting (store/meta.py); ProjectError when the project has none."""
+        value = meta_table.get_meta(self.db, key)
+        if value is None:
+            raise ProjectError(f"{self.project_dir / DB_NAME}: project has no {MetaKey(key).value!r} entry")
+        return value
+
+    def set_meta(self, key: MetaKey, value: str | int) -> None:
+        with self.transaction():
+            meta_table.set_meta(self.db, key, value)
 
     # --- transactions ----------------------------------------------------------------
 
@@ -445,30 +452,21 @@ def _migrate(db: sqlite3.Connection, version: int) -> None:
     for target in range(version + 1, SCHEMA_VERSION + 1):
         _begin_immediate(db, Path(db.execute("PRAGMA database_list").fetchone()[2]))
         try:
-            # executescript would commit first; run each statement inside our transaction.
-            for statement in _statements(MIGRATIONS[target - 1]):
+            for statement in statements(MIGRATIONS[target - 1]):
                 db.execute(statement)
             if target == ORIENTED_VERSION:
                 from .orientation import orient_old_records
 
                 orient_old_records(db)
+            if target == CLASS_MAP_BY_ID_VERSION:
+                from .proposals import key_class_map_by_id
+
+                key_class_map_by_id(db)
             db.execute(f"PRAGMA user_version = {target}")
         except BaseException:
             db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
-
-
-def _statements(script: str) -> list[str]:
-    statements, buffer = [], ""
-    for line in script.splitlines(keepends=True):
-        buffer += line
-        if sqlite3.complete_statement(buffer):
-            statements.append(buffer.strip())
-            buffer = ""
-    if buffer.strip():
-        raise ValueError(f"incomplete SQL statement in migration: {buffer.strip()[:60]}")
-    return statements
 
 
 def _image(row: tuple) -> ImageRecord:

@@ -15,11 +15,15 @@ image arrive:
 
 Every call is one transaction, and records in `predictions` that this version has seen
 the image, so a batch run resumes where it stopped.
+
+Also here: the project's COCO class map, which says which COCO class each project class
+starts from when the model starts from COCO weights.
 """
 
 from __future__ import annotations
 
 import json
+import sqlite3
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -27,6 +31,9 @@ from .. import geometry
 from ..core.entities import (
     ImageRecord, ImageStatus, Instance, InstanceStatus, Provenance, ProvenanceKind, Shape,
 )
+from ..core.coco_classes import match_coco_classes
+from ..core.errors import OptionError
+from .meta import MetaKey, get_meta, set_meta
 from .project_store import ProjectError, ProjectStore
 
 OVERLAP = 0.5  # mask IoU above which a suggestion repeats an existing label
@@ -49,24 +56,55 @@ class SuggestOutcome:
 
 
 def current_model_version(store: ProjectStore) -> int:
-    return int(store._meta("model_version"))
+    """The promoted model version (0: the initial weights); training.finish_version sets it."""
+    return int(store.meta(MetaKey.MODEL_VERSION))
 
 
-def set_model_version(store: ProjectStore, version: int) -> None:
-    with store.transaction():
-        store.db.execute("UPDATE meta SET value = ? WHERE key = 'model_version'", (str(int(version)),))
-
+# --- the COCO class map ----------------------------------------------------------------
+# Stored in meta class_map as {category id: COCO class, "" = none}, so a renamed class keeps
+# its entry; read and written by class name, the current one.
 
 def class_map(store: ProjectStore) -> dict[str, str]:
-    """The project's own COCO class mapping (project class -> COCO class; "" = unmapped)."""
-    row = store.db.execute("SELECT value FROM meta WHERE key = 'class_map'").fetchone()
-    return json.loads(row[0]) if row else {}
+    """The project's own COCO class mapping (project class -> COCO class; "" = unmapped),
+    by the classes' current names. Entries of classes that are gone are left out."""
+    text = get_meta(store.db, MetaKey.CLASS_MAP)
+    names = {c.id: c.name for c in store.categories()}
+    by_id = json.loads(text) if text else {}
+    return {names[int(k)]: v for k, v in by_id.items() if int(k) in names}
 
 
-def set_class_map(store: ProjectStore, mapping: dict[str, str]) -> None:
-    with store.transaction():
-        store.db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('class_map', ?)",
-                         (json.dumps(mapping, sort_keys=True),))
+def save_class_map(store: ProjectStore, mapping: dict[str, str]) -> dict[str, str]:
+    """Check a mapping (project class name -> COCO class, "" = none) against the project's
+    classes and COCO's, then store it in place of the old one. Returns the mapping the COCO
+    weights will use (names matched on their own included). A bad entry is an OptionError
+    naming it, and the old mapping stays."""
+    with store.transaction():  # the classes checked are the classes the ids are taken from
+        categories = store.categories()
+        used = match_coco_classes([c.name for c in categories], mapping)
+        ids = {c.name: c.id for c in categories}
+        by_id = {str(ids[name]): used.get(name, "") if target else "" for name, target in mapping.items()}
+        set_meta(store.db, MetaKey.CLASS_MAP, json.dumps(by_id, sort_keys=True))
+    return used
+
+
+def key_class_map_by_id(db: sqlite3.Connection) -> None:
+    """Schema 5: a class map keyed by class name (older projects) re-keyed by category id.
+    Entries that could never apply are dropped: names no class has any more, and targets
+    that are no COCO class (older windows saved those unchecked). Runs inside the
+    migration's transaction."""
+    text = get_meta(db, MetaKey.CLASS_MAP)
+    if not text:
+        return
+    ids = dict(db.execute("SELECT name, id FROM categories"))
+    by_id = {}
+    for name, target in json.loads(text).items():
+        if name not in ids:
+            continue
+        try:
+            by_id[str(ids[name])] = match_coco_classes([name], {name: target}).get(name, "")
+        except OptionError:
+            continue
+    set_meta(db, MetaKey.CLASS_MAP, json.dumps(by_id, sort_keys=True))
 
 
 def parse_class_map(text: str) -> dict[str, str]:
@@ -146,9 +184,20 @@ def images_needing_suggestions(store: ProjectStore, model_version: int,
                 "all": (ImageStatus.UNLABELED, ImageStatus.PROPOSED, ImageStatus.IN_REVIEW)}
     if scope not in statuses:
         raise ProjectError(f"unknown image scope {scope!r}: use 'unlabeled' or 'all'")
-    seen = {row[0] for row in store.db.execute(
-        "SELECT image_id FROM predictions WHERE model_version = ?", (model_version,))}
+    seen = seen_images(store, model_version)
     return [image for image in store.images() if image.status in statuses[scope] and image.id not in seen]
+
+
+def seen_images(store: ProjectStore, model_version: int) -> set[int]:
+    """Ids of the images this model version has looked at (its suggestions are stored)."""
+    return {row[0] for row in store.db.execute(
+        "SELECT image_id FROM predictions WHERE model_version = ?", (model_version,))}
+
+
+def has_seen(store: ProjectStore, image_id: int, model_version: int) -> bool:
+    """Whether this model version has looked at the image."""
+    return store.db.execute("SELECT 1 FROM predictions WHERE image_id = ? AND model_version = ?",
+                            (image_id, model_version)).fetchone() is not None
 
 
 def uncertainty(store: ProjectStore, model_version: int, lowest: int = 3) -> dict[int, float]:
@@ -161,8 +210,7 @@ def uncertainty(store: ProjectStore, model_version: int, lowest: int = 3) -> dic
             (str(Provenance.model(model_version)),)):
         scores.setdefault(image_id, []).append(score)
     out = {}
-    for (image_id,) in store.db.execute("SELECT image_id FROM predictions WHERE model_version = ?",
-                                        (model_version,)):
+    for image_id in seen_images(store, model_version):
         found = sorted(scores.get(image_id, ()))[:lowest]
         out[image_id] = 1.0 - sum(found) / len(found) if found else 0.5
     return out

@@ -8,6 +8,10 @@ it is opened. A project written by a newer labeler is refused rather than damage
 
 from __future__ import annotations
 
+import sqlite3
+
+from .meta import MetaKey, default_sql
+
 IMAGE_STATUSES = ("unlabeled", "proposed", "in_review", "accepted")
 INSTANCE_STATUSES = ("proposed", "accepted", "rejected")
 
@@ -16,7 +20,7 @@ _IMAGE_STATUSES_SQL = ", ".join(f"'{s}'" for s in IMAGE_STATUSES)
 _INSTANCE_STATUSES_SQL = ", ".join(f"'{s}'" for s in INSTANCE_STATUSES)
 
 V1 = f"""
-        CREATE TABLE meta (
+        CREATE TABLE meta (  -- read and written through store/meta.py
             key   TEXT PRIMARY KEY,
             value TEXT NOT NULL
         );
@@ -55,7 +59,7 @@ V1 = f"""
 # Version 2: model suggestions. The current model version lives in meta; `predictions`
 # records which image each model version has already looked at (so a batch pre-label
 # resumes where it stopped, and nothing is suggested twice by the same version).
-V2 = """
+V2 = f"""
         CREATE TABLE predictions (
             image_id      INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
             model_version INTEGER NOT NULL,
@@ -63,7 +67,7 @@ V2 = """
             created       TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
             PRIMARY KEY (image_id, model_version)
         );
-        INSERT OR IGNORE INTO meta(key, value) VALUES ('model_version', '0');
+        {default_sql(MetaKey.MODEL_VERSION, "0")}
 """
 
 # Version 3: the correction loop. `model_versions` has one row per training round (a
@@ -100,19 +104,38 @@ V3 = """
             seconds       REAL NOT NULL DEFAULT 0,  -- time with the image on screen
             PRIMARY KEY (image_id, model_version)
         );
-        INSERT OR IGNORE INTO meta(key, value) VALUES ('retrain_every', '10');
-"""
+""" + default_sql(MetaKey.RETRAIN_EVERY, "10")
 
 # Version 4: sizes and labels are those of the image as displayed (EXIF orientation applied,
 # imaging/files.py PIXEL_RULE). The statement only records the rule; project_store._migrate
 # also runs store/orientation.orient_old_records in the same transaction, which turns the
 # size and every label of each image with an orientation.
-V4 = """
-        INSERT OR IGNORE INTO meta(key, value) VALUES ('pixel_rule', 'exif-oriented');
+V4 = f"""
+        {default_sql(MetaKey.PIXEL_RULE, "exif-oriented")}
 """
+
+# Version 5: the COCO class map (meta class_map) is keyed by category id, not name, so a
+# renamed class keeps its entry. No statement: project_store._migrate runs
+# proposals.key_class_map_by_id in the same transaction.
+V5 = ""
 
 # MIGRATIONS[N - 1] takes a database from schema version N - 1 to N. Each runs in one
 # transaction together with the new user_version.
-MIGRATIONS: list[str] = [V1, V2, V3, V4]
+MIGRATIONS: list[str] = [V1, V2, V3, V4, V5]
 ORIENTED_VERSION = 4  # the migration after whose statements orient_old_records runs
+CLASS_MAP_BY_ID_VERSION = 5  # the one after which key_class_map_by_id runs
 SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def statements(script: str) -> list[str]:
+    """A migration's SQL split into statements, so they run inside one transaction
+    (executescript would commit first)."""
+    out, buffer = [], ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            out.append(buffer.strip())
+            buffer = ""
+    if buffer.strip():
+        raise ValueError(f"incomplete SQL statement in migration: {buffer.strip()[:60]}")
+    return out

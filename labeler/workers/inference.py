@@ -14,7 +14,7 @@ from collections import deque
 from typing import Iterator
 
 from ..store import ProjectStore
-from ..store.proposals import images_needing_suggestions
+from ..store.proposals import has_seen, images_needing_suggestions, seen_images
 from .protocol import (
     Cancel, Failed, Fatal, Predict, Prelabel, Progress, PromptBox, Reload, Shutdown, Suggested, WorkerConfig,
     receive_all,
@@ -96,17 +96,14 @@ class Worker:
         self.outbox.put(fresh.ready())
 
     def _unseen(self, image_ids: list[int]) -> tuple[list, list[int]]:
-        seen = {row[0] for row in self.store.db.execute(
-            "SELECT image_id FROM predictions WHERE model_version = ?", (self.suggester.version,))}
+        seen = seen_images(self.store, self.suggester.version)
         todo = [self.store.get_image(i) for i in image_ids if i not in seen]
         return todo, [i for i in image_ids if i in seen]
 
     def _not_seen_yet(self, images: list):
         """The batch's images, minus those served meanwhile (the image on screen)."""
         for image in images:
-            if not self.store.db.execute(
-                    "SELECT 1 FROM predictions WHERE image_id = ? AND model_version = ?",
-                    (image.id, self.suggester.version)).fetchone():
+            if not has_seen(self.store, image.id, self.suggester.version):
                 yield image
 
     def _suggest_now(self, image_ids: list[int]) -> None:

@@ -64,3 +64,14 @@ def test_light_model_has_the_layout_of_torchvisions_coco_detector():
         k: v.shape for k, v in ours.items() if not k.startswith(("roi_heads.mask_", ))}
     assert any(k.startswith("roi_heads.mask_predictor.") for k in ours)
     assert get_spec("maskrcnn_mobilenet_v3_large_fpn").coco_has_mask_head is False
+
+
+def test_the_torch_free_coco_names_are_torchvisions():
+    from torchvision.models.detection import MaskRCNN_ResNet50_FPN_Weights
+
+    from labeler.core.coco_classes import COCO_CATEGORIES
+
+    assert list(COCO_CATEGORIES) == MaskRCNN_ResNet50_FPN_Weights.DEFAULT.meta["categories"]
+    for spec in MODELS.values():  # what each model's COCO weights know, or the standard list
+        assert spec.coco_categories == COCO_CATEGORIES
+        assert spec.coco_url == (spec.coco_weights.url if spec.coco_weights is not None else None)

@@ -237,3 +237,36 @@ def test_save_checkpoint_refuses_what_cannot_be_read_back(tmp_path):
     with pytest.raises(ValueError, match="3 class names"):
         save_checkpoint(tmp_path / "m.pt", model, "maskrcnn_tiny", ["a", "b", "c"])
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_checkpoint_write_killed_half_way_leaves_the_old_file(tmp_path):
+    """SIGKILL in the middle of torch.save: the old checkpoint is still there and loads; the
+    next save removes the dead writer's temporary file."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "models" / "v1.pt"
+    save_checkpoint(path, tiny(3, seed=1), "maskrcnn_tiny", ["a", "b"], note="old")
+    script = (
+        "import os, signal, sys, torch\n"
+        "from labeler.ml import build_model, save_checkpoint\n"
+        "def half(obj, f, *args, **kwargs):\n"
+        "    f.write(b'PK' * 1000); f.flush(); os.kill(os.getpid(), signal.SIGKILL)\n"
+        "torch.save = half\n"
+        "save_checkpoint(sys.argv[1], build_model('maskrcnn_tiny', 3), 'maskrcnn_tiny', ['a', 'b'], note='new')\n")
+    done = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True)
+    assert done.returncode == -9, done.stderr
+    leftovers = [p for p in path.parent.iterdir() if p != path]
+    assert len(leftovers) == 1 and leftovers[0].stat().st_size == 2000  # it did write half a file
+    assert read_checkpoint(path)["note"] == "old"
+    assert load_model("maskrcnn_tiny", ["a", "b"], checkpoint=path).source == "checkpoint"
+    save_checkpoint(path, tiny(3, seed=2), "maskrcnn_tiny", ["a", "b"], note="newer")
+    assert [p.name for p in path.parent.iterdir()] == ["v1.pt"]
+    assert read_checkpoint(path)["note"] == "newer"
+
+
+def test_no_model_named_takes_the_checkpoints_model(tmp_path):
+    path = tmp_path / "model.pt"
+    save_checkpoint(path, tiny(3), "maskrcnn_tiny", ["a", "b"])
+    loaded = load_model(None, ["a", "b"], checkpoint=path)
+    assert (loaded.model_name, loaded.spec, loaded.source) == ("maskrcnn_tiny", MODELS["maskrcnn_tiny"], "checkpoint")

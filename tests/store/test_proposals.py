@@ -6,13 +6,18 @@ from labeler.core import (
     Histories, ImageStatus, Instance, InstanceStatus, Polygons, Provenance, commands,
 )
 from labeler.store import DB_NAME, SCHEMA_VERSION, ProjectError, ProjectStore, project_store
-from labeler.store.proposals import (
-    Suggestion, current_model_version, images_needing_suggestions, set_model_version,
-    store_suggestions,
-)
+from labeler.store.proposals import Suggestion, current_model_version, images_needing_suggestions, store_suggestions
+from labeler.store.training import begin_version, finish_version, take_snapshot
 
 LEFT = Polygons.rectangle(2, 2, 20, 20)
 RIGHT = Polygons.rectangle(30, 5, 60, 40)
+
+
+def promote(store) -> int:
+    """A training round that ends promoted, recorded as the trainer records it."""
+    version = begin_version(store, take_snapshot(store), "maskrcnn_tiny")
+    finish_version(store, version, "promoted")
+    return version
 
 
 def suggest(store, image_id, version, *shapes, score=0.9):
@@ -36,7 +41,7 @@ def test_a_new_version_replaces_waiting_suggestions_but_never_labels(store):
     manual = store.put_instance(Instance(None, image.id, 2, Polygons.rectangle(40, 30, 60, 45)))
     store.set_image_status(image.id, ImageStatus.UNLABELED)
     suggest(store, image.id, 0, LEFT)
-    set_model_version(store, 1)
+    assert promote(store) == 1
     outcome = suggest(store, image.id, 1, RIGHT)
     assert outcome.removed == 1
     kept = store.instances(image.id)
@@ -58,7 +63,7 @@ def test_accepted_labels_and_rejections_are_not_suggested_again(store):
     again = suggest(store, image.id, 0, LEFT, RIGHT, Polygons.rectangle(2, 30, 20, 45))  # inside the 64x48 image
     assert [i.shape for i in again.added] == [Polygons.rectangle(2, 30, 20, 45)]
     # A newer version may suggest what an older one had rejected.
-    set_model_version(store, 1)
+    assert promote(store) == 1
     assert len(suggest(store, image.id, 1, RIGHT).added) == 1
 
 
@@ -80,7 +85,7 @@ def test_images_in_review_get_suggestions_once_and_accepted_images_never(store):
 def test_nothing_suggested_leaves_the_image_unlabeled(store):
     image = store.images()[0]
     suggest(store, image.id, 0, LEFT)
-    set_model_version(store, 1)
+    assert promote(store) == 1
     suggest(store, image.id, 1)
     assert store.get_image(image.id).status == ImageStatus.UNLABELED
     assert store.instances(image.id) == []
@@ -95,8 +100,8 @@ def test_a_version_1_project_is_upgraded(tmp_path, image_root, monkeypatch):
         assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert current_model_version(store) == 0
         assert (tmp_path / "old" / f"{DB_NAME}.v1.bak").is_file()
-        set_model_version(store, 3)
-        assert current_model_version(store) == 3
+        assert promote(store) == 1
+        assert current_model_version(store) == 1
 
 
 def test_an_unknown_scope_is_refused(store):

@@ -12,7 +12,7 @@ import pytest
 
 from labeler.core import ImageStatus, InstanceStatus
 from labeler.store import ProjectStore
-from labeler.store.proposals import set_model_version
+from labeler.store.training import begin_version, finish_version, take_snapshot
 from labeler.workers.client import WorkerClient
 from labeler.workers.protocol import (
     Died, Failed, Fatal, Predict, Prelabel, Progress, Prompted, PromptBox, Ready, Suggested,
@@ -91,7 +91,8 @@ def test_results_of_a_replaced_model_version_are_not_stored(client, model_projec
         image = store.images()[0]
         client.start()
         collect(client, lambda a: of(Ready, a))
-        set_model_version(store, 1)  # a newer model was promoted meanwhile
+        newer = begin_version(store, take_snapshot(store), "maskrcnn_tiny")
+        finish_version(store, newer, "promoted")  # a newer model was promoted meanwhile
     client.send(Predict((image.id,), urgent=True))
     (answer,) = of(Suggested, collect(client, lambda a: of(Suggested, a)))
     assert answer.model_version == 0 and answer.skipped.startswith("stale")
