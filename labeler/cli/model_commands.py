@@ -15,12 +15,9 @@ from .options import add_assist_options, add_model_options, worker_config
 
 
 def _save_class_map(store: ProjectStore, text: str) -> None:
-    from ..ml.registry import coco_class_map
-    from ..store.proposals import parse_class_map, set_class_map
+    from ..store.proposals import parse_class_map, save_class_map
 
-    mapping = parse_class_map(text)
-    used = coco_class_map([c.name for c in store.categories()], mapping)
-    set_class_map(store, mapping)
+    used = save_class_map(store, parse_class_map(text))
     names = [c.name for c in store.categories()]
     print("class map (saved in the project): " + ", ".join(f"{n} -> {used.get(n, '(none)')}" for n in names))
 
@@ -101,15 +98,16 @@ class RoundPrinter:
         elif isinstance(message, TrainProgress) and message.phase == "training":
             if self.progress is None or message.step == 1:
                 self.progress = Progress(f"training v{message.version}")
-            if message.total >= 10**9:  # a time budget: no step count to show
+            if message.total is None:  # a time budget: no step count to show
                 if message.step % 10 == 0:
-                    print(f"training v{message.version}: step {message.step}, loss {message.loss:.3f}",
-                          file=sys.stderr, flush=True)
+                    print(f"training v{message.version}: step {message.step}, loss {message.loss:.3f}, "
+                          f"{message.seconds_left:.0f} s left", file=sys.stderr, flush=True)
             elif message.step == message.total or message.step % 10 == 0:
                 self.progress(message.step, message.total)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from ..core.rounds import RoundStatus
     from ..workers.distributed import train_rounds
 
     if args.rounds < 1:
@@ -129,7 +127,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                    f"{m['box_ap']:.3f}, loss {m['loss']:.3f}, {m['steps']} steps in {m['train_seconds']:.0f} s"
                    if "mask_ap" in m else "")
         print(f"v{done.version}: {done.status}" + (f" - {figures}" if figures else "") + f"; {done.reason}")
-        failed += done.status == "failed"
+        failed += done.status == RoundStatus.FAILED
     return 1 if failed else 0
 
 

@@ -25,7 +25,6 @@ category ids and Roboflow's per-split ``_annotations.coco.json`` layout. Decisio
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
@@ -135,9 +134,11 @@ def _coco_polygons_text(data: str) -> str:
 
 
 def split_value(path: str) -> float:
-    """A number in [0, 1) fixed by the image path alone (stable across runs and machines)."""
-    digest = hashlib.sha1(path.encode("utf-8")).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64
+    """A number in [0, 1) fixed by the image path alone (stable across runs and machines);
+    the same one that orders images for the held-out split (store.training.split_value)."""
+    from ..store.training import split_value as path_value
+
+    return path_value(path)
 
 
 # --- import ----------------------------------------------------------------------------

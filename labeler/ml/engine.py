@@ -2,7 +2,8 @@
 references/detection/engine.py.
 
 Differences from the reference: training runs for a budget of steps and/or seconds rather
-than epochs (re-iterating the data as needed), it can be paused and stopped between steps,
+than epochs (re-iterating the data as needed), the learning rate follows how far the round
+is through that budget (`Budget`), it can be paused and stopped between steps,
 and a non-finite or exploding loss raises Diverged instead of calling sys.exit, so the
 caller abandons the round and keeps its last good model. Under DistributedDataParallel
 the ranks agree on stopping and on divergence (one small all_reduce each), so no rank is
@@ -25,7 +26,7 @@ from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 from torch import nn
-from torch.optim.lr_scheduler import LambdaLR, LRScheduler
+from torch.optim.lr_scheduler import LambdaLR
 from torch.utils.data import DataLoader, Dataset
 
 from .data import collate
@@ -37,8 +38,8 @@ class Diverged(RuntimeError):
 
 @dataclass
 class TrainConfig:
-    steps: int = 200
-    seconds: float | None = None  # budget: stop at whichever comes first (pauses not counted)
+    steps: int | None = 200  # budget: optimizer steps (None: seconds only)...
+    seconds: float | None = None  # ...and/or seconds, pauses not counted; whichever ends first
     batch_size: int = 2
     lr: float = 0.01
     optimizer: str = "sgd"  # sgd | adamw
@@ -46,7 +47,7 @@ class TrainConfig:
     weight_decay: float = 1e-4
     warmup_steps: int = 50
     warmup_factor: float = 0.001  # the first step's lr, as a fraction of lr
-    final_lr_factor: float = 0.1  # cosine decay ends at this fraction of lr, at step `steps`
+    final_lr_factor: float = 0.1  # cosine decay ends at this fraction of lr, when the budget is spent
     clip_norm: float | None = 10.0  # None or 0: no gradient clipping
     max_loss: float = 1e4  # a total loss above this is divergence
     amp: bool | None = None  # None: on CUDA only
@@ -54,7 +55,10 @@ class TrainConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.steps < 1 or self.batch_size < 1 or self.warmup_steps < 0 or self.workers < 0:
+        if self.steps is None and self.seconds is None:
+            raise ValueError("a budget needs steps or seconds")
+        if (self.steps is not None and self.steps < 1) or self.batch_size < 1 or self.warmup_steps < 0 \
+                or self.workers < 0:
             raise ValueError("steps and batch_size must be at least 1; warmup_steps and workers at least 0")
         if self.optimizer not in ("sgd", "adamw"):
             raise ValueError(f"unknown optimizer {self.optimizer!r}; use 'sgd' or 'adamw'")
@@ -69,18 +73,82 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
 
 
-def make_scheduler(optimizer: torch.optim.Optimizer, cfg: TrainConfig) -> LRScheduler:
-    """Linear warm-up from warmup_factor * lr to lr over warmup_steps, then a cosine down
-    to final_lr_factor * lr at step cfg.steps (held there if training goes on)."""
+class Budget:
+    """Where a round stands against its budget: cfg.steps optimizer steps and/or cfg.seconds
+    seconds of training, pauses not counted. `clock` (seconds) can be swapped in tests."""
+
+    def __init__(self, steps: int | None, seconds: float | None, clock: Callable[[], float] = time.monotonic):
+        self.steps, self.seconds, self.clock = steps, seconds, clock
+        self._started: float | None = None
+        self._paused = 0.0
+
+    def start(self) -> None:
+        self._started, self._paused = self.clock(), 0.0
+
+    @contextlib.contextmanager
+    def pause(self) -> Iterator[None]:
+        """Time spent inside does not count."""
+        before = self.clock()
+        try:
+            yield
+        finally:
+            self._paused += self.clock() - before
+
+    def elapsed(self) -> float:
+        return 0.0 if self._started is None else self.clock() - self._started - self._paused
+
+    def fraction(self, steps_done: int) -> float:
+        """How much of the budget is spent, 0 to 1: steps done / steps or seconds elapsed /
+        seconds, whichever is further (both set: the one that ends the round first)."""
+        parts = [steps_done / self.steps if self.steps else 0.0,
+                 self.elapsed() / self.seconds if self.seconds else 0.0]
+        return min(1.0, max(parts))
+
+    def seconds_left(self) -> float | None:
+        return None if self.seconds is None else max(0.0, self.seconds - self.elapsed())
+
+    def out_of_time(self) -> bool:
+        return self.seconds is not None and self.elapsed() >= self.seconds
+
+
+def lr_factor(cfg: TrainConfig, step: int, fraction: float, warm_end: float) -> float:
+    """The learning rate at `step`, as a fraction of cfg.lr: a linear warm-up from
+    warmup_factor over warmup_steps steps, then a cosine from 1 down to final_lr_factor as the
+    budget's spent `fraction` goes from `warm_end` (where warm-up ended) to 1."""
     warm, final = cfg.warmup_steps, cfg.final_lr_factor
+    if step < warm:
+        return cfg.warmup_factor + (1.0 - cfg.warmup_factor) * step / warm
+    t = 1.0 if warm_end >= 1.0 else min(1.0, max(0.0, (fraction - warm_end) / (1.0 - warm_end)))
+    return final + (1.0 - final) * 0.5 * (1.0 + math.cos(math.pi * t))
 
-    def factor(step: int) -> float:
-        if step < warm:
-            return cfg.warmup_factor + (1.0 - cfg.warmup_factor) * step / warm
-        t = min(1.0, (step - warm) / max(1, cfg.steps - warm))
-        return final + (1.0 - final) * 0.5 * (1.0 + math.cos(math.pi * t))
 
-    return LambdaLR(optimizer, factor)
+class BudgetSchedule(LambdaLR):
+    """LambdaLR with `lr_factor`, following its own `budget` (which train_steps starts and
+    pauses). With a step budget the cosine reaches final_lr_factor at step cfg.steps; with
+    a time budget, when cfg.seconds have passed. The budget is not part of state_dict."""
+
+    def __init__(self, optimizer: torch.optim.Optimizer, cfg: TrainConfig, budget: Budget) -> None:
+        self.budget = budget
+        self._warm_end: float | None = None
+
+        def factor(step: int) -> float:
+            fraction = budget.fraction(step)
+            if step >= cfg.warmup_steps and self._warm_end is None:
+                self._warm_end = fraction
+            return lr_factor(cfg, step, fraction, self._warm_end if self._warm_end is not None else 0.0)
+
+        super().__init__(optimizer, factor)
+
+    def state_dict(self) -> dict:
+        state = super().state_dict()
+        state.pop("budget", None)
+        return state
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, cfg: TrainConfig,
+                   clock: Callable[[], float] = time.monotonic) -> BudgetSchedule:
+    """Warm-up, then a cosine over the round's budget (steps or seconds): see lr_factor."""
+    return BudgetSchedule(optimizer, cfg, Budget(cfg.steps, cfg.seconds, clock))
 
 
 @dataclass
@@ -151,14 +219,15 @@ def _check_losses(losses: dict[str, torch.Tensor], step: int, cfg: TrainConfig, 
 
 
 def train_steps(model: nn.Module, dataset: Dataset, optimizer: torch.optim.Optimizer,
-                scheduler: LRScheduler, cfg: TrainConfig, device: torch.device, *,
-                progress: Callable[[int, int, float], None] | None = None,
+                scheduler: BudgetSchedule, cfg: TrainConfig, device: torch.device, *,
+                progress: Callable[[int, int | None, float, float | None], None] | None = None,
                 should_stop: Callable[[], bool] = lambda: False,
                 pause: Callable[[], None] | None = None, sampler=None) -> RoundStats:
     """Train for cfg.steps steps or cfg.seconds seconds, whichever ends first, or until
-    should_stop(). pause() runs before each step, its time not counted; progress(step,
-    cfg.steps, loss) after each. With a sampler (DistributedSampler under DDP) the data
-    is not shuffled here; its epoch is set on every pass."""
+    should_stop(); the time is kept by scheduler.budget. pause() runs before each step, its
+    time not counted; progress(step, cfg.steps, loss, seconds left or None) after each.
+    With a sampler (DistributedSampler under DDP) the data is not shuffled here; its epoch
+    is set on every pass."""
     if len(dataset) == 0:
         raise ValueError("nothing to train on: the dataset has no images")
     device = torch.device(device)
@@ -171,14 +240,13 @@ def train_steps(model: nn.Module, dataset: Dataset, optimizer: torch.optim.Optim
     params = [p for group in optimizer.param_groups for p in group["params"]]
     model.train()
     stats = RoundStats(0, 0, 0.0)
-    started, paused = time.monotonic(), 0.0
+    budget = scheduler.budget
+    budget.start()
     for images, targets in _epochs(loader, sampler):
         if pause is not None:
-            before = time.monotonic()
-            pause()
-            paused += time.monotonic() - before
-        out_of_time = cfg.seconds is not None and time.monotonic() - started - paused >= cfg.seconds
-        if _all_agree(out_of_time or should_stop(), device):
+            with budget.pause():
+                pause()
+        if _all_agree(budget.out_of_time() or should_stop(), device):
             break
         images = [image.to(device, non_blocking=True) for image in images]
         targets = [{k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v
@@ -205,10 +273,10 @@ def train_steps(model: nn.Module, dataset: Dataset, optimizer: torch.optim.Optim
         stats.images += len(images)
         stats.losses.append(loss)
         if progress is not None:
-            progress(stats.steps, cfg.steps, loss)
-        if stats.steps >= cfg.steps:
+            progress(stats.steps, cfg.steps, loss, budget.seconds_left())
+        if cfg.steps is not None and stats.steps >= cfg.steps:
             break
-    stats.seconds = time.monotonic() - started - paused
+    stats.seconds = budget.elapsed()
     return stats
 
 

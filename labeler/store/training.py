@@ -1,8 +1,8 @@
 """The correction loop's records: model versions, the held-out split, the data snapshot.
 
 A training round is a *candidate* version: `begin_version` gives it the next number and a
-row with status "training"; `finish_version` records how it ended. Only `promote` makes a
-version the project's current one (meta.model_version), and it does so in the same
+row with status "training"; `finish_version` records how it ended. Only a round finished as
+"promoted" becomes the project's current version (meta.model_version), in the same
 transaction that marks the row, so the project never points at a version that failed.
 A round cut off by a killed process leaves a "training" row behind; `recover_interrupted`
 marks it "interrupted" the next time a trainer starts, and nothing else needs repair:
@@ -20,11 +20,13 @@ from dataclasses import dataclass, field
 from typing import Iterable
 
 from ..core.entities import ImageRecord, ImageStatus, Instance, InstanceStatus
+from ..core.rounds import FINISHED, RoundStatus
+from .meta import MetaKey, get_meta, set_meta
 from .project_store import ProjectError, ProjectStore
 from .proposals import current_model_version
 
 HOLDOUT_FRACTION = 0.2
-STATUSES = ("training", "promoted", "kept_previous", "failed", "interrupted")
+STATUSES = (RoundStatus.TRAINING, *FINISHED)  # those a model_versions row can have
 
 
 @dataclass(frozen=True)
@@ -32,7 +34,7 @@ class ModelVersion:
     version: int
     parent: int
     model_name: str
-    status: str
+    status: RoundStatus
     accepted_images: int
     train_images: int
     heldout_images: int
@@ -71,6 +73,7 @@ _COLUMNS = ("version, parent, model_name, status, accepted_images, train_images,
 
 def _version(row: tuple) -> ModelVersion:
     values = list(row)
+    values[3] = RoundStatus(values[3])
     values[8] = json.loads(values[8] or "{}")
     return ModelVersion(*values)
 
@@ -92,17 +95,18 @@ def begin_version(store: ProjectStore, snapshot: Snapshot, model_name: str) -> i
         version = max(last, current_model_version(store)) + 1
         store.db.execute(
             "INSERT INTO model_versions(version, parent, model_name, status, accepted_images, "
-            "train_images, heldout_images, snapshot) VALUES (?, ?, ?, 'training', ?, ?, ?, ?)",
-            (version, snapshot.model_version, model_name, snapshot.accepted_images, len(snapshot.train),
-             len(snapshot.heldout), snapshot.id))
+            "train_images, heldout_images, snapshot) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (version, snapshot.model_version, model_name, RoundStatus.TRAINING, snapshot.accepted_images,
+             len(snapshot.train), len(snapshot.heldout), snapshot.id))
     return version
 
 
-def finish_version(store: ProjectStore, version: int, status: str, *, metrics: dict | None = None,
+def finish_version(store: ProjectStore, version: int, status: RoundStatus, *, metrics: dict | None = None,
                    reason: str = "", checkpoint: str | None = None) -> None:
-    """Record how a round ended. status "promoted" also makes it the current version."""
-    if status not in STATUSES or status == "training":
+    """Record how a round ended. PROMOTED also makes it the current version."""
+    if status not in FINISHED:
         raise ValueError(f"a finished round cannot have status {status!r}")
+    status = RoundStatus(status)
     with store.transaction():
         cur = store.db.execute(
             "UPDATE model_versions SET status = ?, metrics = ?, reason = ?, checkpoint = ?, "
@@ -110,16 +114,23 @@ def finish_version(store: ProjectStore, version: int, status: str, *, metrics: d
             (status, json.dumps(metrics or {}, sort_keys=True), reason, checkpoint, version))
         if cur.rowcount != 1:
             raise ProjectError(f"no model version {version}")
-        if status == "promoted":
-            store.db.execute("UPDATE meta SET value = ? WHERE key = 'model_version'", (str(version),))
+        if status is RoundStatus.PROMOTED:
+            set_meta(store.db, MetaKey.MODEL_VERSION, version)
+
+
+def any_promoted(store: ProjectStore) -> bool:
+    """Whether a round was ever promoted (if not, the next round is the project's first)."""
+    return store.db.execute("SELECT 1 FROM model_versions WHERE status = ?",
+                            (RoundStatus.PROMOTED,)).fetchone() is not None
 
 
 def recover_interrupted(store: ProjectStore) -> list[int]:
     """Rounds left "training" by a process that died: marked "interrupted"."""
     with store.transaction():
-        stuck = [r[0] for r in store.db.execute("SELECT version FROM model_versions WHERE status = 'training'")]
-        store.db.execute("UPDATE model_versions SET status = 'interrupted', reason = "
-                         "'the trainer stopped before the round ended' WHERE status = 'training'")
+        stuck = [r[0] for r in store.db.execute("SELECT version FROM model_versions WHERE status = ?",
+                                                (RoundStatus.TRAINING,))]
+        store.db.execute("UPDATE model_versions SET status = ?, reason = 'the trainer stopped before the round "
+                         "ended' WHERE status = ?", (RoundStatus.INTERRUPTED, RoundStatus.TRAINING))
     return stuck
 
 
@@ -127,15 +138,14 @@ def recover_interrupted(store: ProjectStore) -> list[int]:
 
 def retrain_every(store: ProjectStore) -> int:
     """Newly accepted images that start a round on their own (0: only on demand)."""
-    row = store.db.execute("SELECT value FROM meta WHERE key = 'retrain_every'").fetchone()
-    return int(row[0]) if row else 10
+    value = get_meta(store.db, MetaKey.RETRAIN_EVERY)
+    return int(value) if value is not None else 10
 
 
 def set_retrain_every(store: ProjectStore, count: int) -> None:
     if count < 0:
         raise ProjectError(f"retrain_every must be 0 (never on its own) or more, not {count}")
-    with store.transaction():
-        store.db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('retrain_every', ?)", (str(int(count)),))
+    store.set_meta(MetaKey.RETRAIN_EVERY, int(count))
 
 
 def accepted_image_count(store: ProjectStore) -> int:
@@ -157,8 +167,8 @@ def round_blocker(store: ProjectStore) -> str | None:
 
 def newly_accepted(store: ProjectStore) -> int:
     """Accepted images beyond those the latest finished or running round saw."""
-    row = store.db.execute("SELECT accepted_images FROM model_versions WHERE status != 'interrupted' "
-                           "ORDER BY version DESC LIMIT 1").fetchone()
+    row = store.db.execute("SELECT accepted_images FROM model_versions WHERE status != ? "
+                           "ORDER BY version DESC LIMIT 1", (RoundStatus.INTERRUPTED,)).fetchone()
     return accepted_image_count(store) - (row[0] if row else 0)
 
 
@@ -170,8 +180,11 @@ def round_due(store: ProjectStore) -> bool:
 
 # --- data -------------------------------------------------------------------------------
 
-def _hash_fraction(text: str) -> float:
-    return int.from_bytes(hashlib.sha1(text.encode()).digest()[:8], "big") / 2**64
+def split_value(path: str) -> float:
+    """A number in [0, 1) fixed by the image path alone (stable across runs and machines):
+    the first 8 bytes of the SHA-1 of its UTF-8 text. It orders new images for the held-out
+    split here and puts each image in the train or val file of a COCO export."""
+    return int.from_bytes(hashlib.sha1(path.encode("utf-8")).digest()[:8], "big") / 2**64
 
 
 def assign_splits(store: ProjectStore, images: Iterable[ImageRecord],
@@ -184,7 +197,7 @@ def assign_splits(store: ProjectStore, images: Iterable[ImageRecord],
         known = dict(store.db.execute("SELECT image_id, heldout FROM splits"))
         held = sum(known.values())
         total = len(known)
-        for image in sorted((i for i in images if i.id not in known), key=lambda i: _hash_fraction(i.path)):
+        for image in sorted((i for i in images if i.id not in known), key=lambda i: split_value(i.path)):
             total += 1
             out = held < max(1 if total >= 2 else 0, round(fraction * total))
             held += out

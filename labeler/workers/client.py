@@ -20,6 +20,7 @@ import queue
 import time
 from typing import Callable
 
+from ..core.rounds import RoundStatus
 from . import inference, lifeline, prompter, training
 from .protocol import (
     AssistConfig, AssistMissing, Blocked, Cancel, Died, Embed, Failed, Fatal, Predict, Prelabel, Progress, Prompted,
@@ -228,7 +229,7 @@ class TrainerClient(ProcessClient):
         if isinstance(answer, (TrainProgress, RoundDone)):
             self._deaths = 0
         if isinstance(answer, RoundDone):
-            self.rounds_left = 0 if answer.status == "skipped" else max(0, self.rounds_left - 1)
+            self.rounds_left = 0 if answer.status == RoundStatus.SKIPPED else max(0, self.rounds_left - 1)
         elif isinstance(answer, (Failed, Fatal)):
             self.rounds_left = 0
         elif isinstance(answer, Blocked):

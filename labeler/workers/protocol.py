@@ -155,8 +155,8 @@ class TrainerConfig:
     model_name: str | None = None  # None: the model of the current checkpoint, else the default
     weights: str | None = None  # starting weights when the project has no checkpoint yet
     device: str = "auto"
-    steps: int = 200  # budget per round: optimizer steps...
-    seconds: float | None = None  # ...or seconds, whichever ends first
+    steps: int | None = 200  # budget per round: optimizer steps (None: seconds only)...
+    seconds: float | None = None  # ...and/or seconds (None: steps only), whichever ends first
     batch_size: int = 2
     lr: float | None = None  # None: the engine's default for the optimizer
     holdout: float = 0.2  # share of accepted images kept for scoring, never trained on
@@ -200,7 +200,8 @@ class RoundStarted:
     version: int
     train_images: int
     heldout_images: int
-    steps: int
+    steps: int | None  # the round's step budget; None: a time budget only
+    seconds: float | None = None  # its time budget, if any (a round ends at whichever comes first)
 
 
 @dataclass(frozen=True)
@@ -208,14 +209,21 @@ class TrainProgress:
     version: int
     phase: str  # "training" | "scoring"
     step: int
-    total: int
+    total: int | None  # steps (or images to score); None: training to a time budget
     loss: float | None = None
+    seconds_left: float | None = None  # training to a time budget: the seconds left
+
+    def steps_text(self) -> str:
+        """'step 12/200', or for a time budget 'step 12, 42 s left'."""
+        if self.total is not None:
+            return f"step {self.step}/{self.total}"
+        return f"step {self.step}" + (f", {self.seconds_left:.0f} s left" if self.seconds_left is not None else "")
 
 
 @dataclass(frozen=True)
 class RoundDone:
     version: int | None  # None: no round was started (too few accepted images...)
-    status: str  # promoted | kept_previous | failed | skipped
+    status: str  # a core.rounds.RoundStatus: PROMOTED | KEPT_PREVIOUS | FAILED | SKIPPED
     metrics: dict = field(default_factory=dict)
     reason: str = ""  # why it was not promoted, failed or skipped, in one sentence
 

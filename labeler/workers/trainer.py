@@ -10,7 +10,8 @@
 3. fine-tunes it on the training images within the budget (steps or seconds);
 4. scores the result on the same held-out images (COCOeval mask AP and box AP) and
    promotes it if its mask AP is at least the current model's (the first round: if it
-   trained without error). A promoted version's checkpoint is PROJECT/models/vN.pt.
+   trained without error; the rule is core.rounds.promotion). A promoted version's
+   checkpoint is PROJECT/models/vN.pt.
 
 A diverging loss abandons the round and keeps the current model; so does any error, with
 the reason recorded in model_versions and shown to the person. Only one trainer works on
@@ -19,6 +20,7 @@ a project at a time (lock.py: a lock file under PROJECT/models that names its ho
 
 from __future__ import annotations
 
+import math
 import time
 import traceback
 from contextlib import contextmanager, nullcontext
@@ -27,8 +29,9 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from ..core.errors import OptionError
+from ..core.rounds import RoundStatus, promotion
 from ..store import ProjectStore
-from ..store.training import begin_version, finish_version, take_snapshot
+from ..store.training import any_promoted, begin_version, finish_version, take_snapshot
 from .lock import TrainerBusy, TrainerLock  # noqa: F401 (lock.py; distributed.py imports them here)
 from .protocol import RoundDone, RoundStarted, TrainerConfig, TrainProgress
 from .suggest import MODELS_DIR, project_checkpoint, project_model_name
@@ -61,10 +64,6 @@ def samples(store: ProjectStore, pairs, category_ids: tuple[int, ...]) -> tuple[
     return found, missing
 
 
-def _first_round(store: ProjectStore) -> bool:
-    return store.db.execute("SELECT 1 FROM model_versions WHERE status = 'promoted'").fetchone() is None
-
-
 @dataclass(frozen=True)
 class RoundPlan:
     """Everything a round needs, picklable: rank 0 makes it and sends it to the other ranks."""
@@ -92,11 +91,11 @@ def plan_round(store: ProjectStore, config: TrainerConfig) -> RoundPlan | RoundD
     missing = tuple(gone + gone_heldout)
     if not train or not heldout:
         why = (f"; {len(missing)} of them are missing on disk (e.g. {missing[0]})" if missing else "")
-        return RoundDone(None, "skipped", reason=(
+        return RoundDone(None, RoundStatus.SKIPPED, reason=(
             f"a round needs at least 2 accepted images (one to learn from, one to score on); "
             f"the project has {snapshot.accepted_images}{why}"))
     model_name = project_model_name(store.project_dir, snapshot.model_version, config.model_name)
-    first = _first_round(store)
+    first = not any_promoted(store)
     version = begin_version(store, snapshot, model_name)
     checkpoint = project_checkpoint(store.project_dir, snapshot.model_version)
     return RoundPlan(version, snapshot.model_version, model_name, snapshot.class_names,
@@ -118,7 +117,7 @@ def run_round(store: ProjectStore | None, config: TrainerConfig, *,
     if isinstance(plan, RoundDone):
         return plan
     if lead:
-        report(RoundStarted(plan.version, len(plan.train), len(plan.heldout), config.steps))
+        report(RoundStarted(plan.version, len(plan.train), len(plan.heldout), config.steps, config.seconds))
     with (abandon_on_error(store, plan.version) if lead else nullcontext([])) as outcome:
         trained = train_plan(plan, config, report=report if lead else (lambda message: None),
                              should_stop=should_stop, pause=pause, dist=dist)
@@ -143,12 +142,12 @@ def abandon_on_error(store: ProjectStore, version: int) -> Iterator[list]:
         traceback.print_exc()
         reason = f"the round failed ({type(exc).__name__}: {exc}); the current model stays"
     except BaseException:  # KeyboardInterrupt, SystemExit
-        finish_version(store, version, "interrupted", reason="the round was interrupted")
+        finish_version(store, version, RoundStatus.INTERRUPTED, reason="the round was interrupted")
         raise
     else:
         return
-    finish_version(store, version, "failed", reason=reason)
-    outcome.append(RoundDone(version, "failed", reason=reason))
+    finish_version(store, version, RoundStatus.FAILED, reason=reason)
+    outcome.append(RoundDone(version, RoundStatus.FAILED, reason=reason))
 
 
 @dataclass
@@ -194,8 +193,8 @@ def train_plan(plan: RoundPlan, config: TrainerConfig, *, report=lambda message:
     if dist is not None:
         net, sampler = dist.wrap(model), dist.sampler(train, cfg.seed)
     stats = train_steps(net, train, optimizer, scheduler, cfg, device, should_stop=should_stop, pause=pause,
-                        sampler=sampler, progress=lambda step, total, loss: report(
-                            TrainProgress(plan.version, "training", step, total, loss)))
+                        sampler=sampler, progress=lambda step, total, loss, left: report(
+                            TrainProgress(plan.version, "training", step, total, loss, seconds_left=left)))
     return Trained(model, optimizer, scheduler, stats, previous, device, time.perf_counter() - started)
 
 
@@ -220,46 +219,46 @@ def resume_optimizer(optimizer, state: dict, lr: float) -> bool:
 
 def finish_round(store: ProjectStore, plan: RoundPlan, trained: Trained, *,
                  report=lambda message: None) -> RoundDone:
-    """Score the trained model on the held-out images and keep it if it is at least as good."""
+    """Score the trained model on the held-out images and keep it if it is at least as good
+    (core.rounds.promotion); an error while scoring fails the round."""
     from ..ml.data import InstanceDataset
     from ..ml.engine import evaluate
     from ..ml.weights import save_checkpoint
 
     started = time.perf_counter()
-    scores = evaluate(trained.model, InstanceDataset(plan.heldout), trained.device,
-                      progress=lambda step, total: report(TrainProgress(plan.version, "scoring", step, total)))
+    scores, error = {}, None
+    try:
+        scores = evaluate(trained.model, InstanceDataset(plan.heldout), trained.device,
+                          progress=lambda step, total: report(TrainProgress(plan.version, "scoring", step, total)))
+    except Exception as exc:
+        traceback.print_exc()
+        error = f"{type(exc).__name__}: {exc}"
     previous, stats = trained.previous or {}, trained.stats
     metrics = {**scores, "previous_mask_ap": previous.get("mask_ap"), "previous_box_ap": previous.get("box_ap"),
                "loss": stats.mean_loss, "last_loss": stats.last_loss, "steps": stats.steps,
                "train_images_seen": stats.images, "train_seconds": round(stats.seconds, 3),
                "seconds": round(trained.seconds + time.perf_counter() - started, 3),
                "device": str(trained.device)}
-    before = previous.get("mask_ap", 0.0)
-    if plan.first:
-        promoted, reason = True, "first round: trained without error"
-    elif scores["mask_ap"] >= before:
-        promoted, reason = True, f"held-out mask AP {scores['mask_ap']:.4f} >= {before:.4f} of v{plan.parent}"
-    else:
-        promoted, reason = False, (f"held-out mask AP {scores['mask_ap']:.4f} < {before:.4f} of "
-                                   f"v{plan.parent}; v{plan.parent} stays")
+    status, reason = promotion(scores.get("mask_ap", math.nan), previous.get("mask_ap"), first_round=plan.first,
+                               parent=plan.parent, scoring_error=error)
     if plan.missing:
         metrics["missing_images"] = len(plan.missing)
         reason += f"; {len(plan.missing)} accepted images are missing on disk and were left out (e.g. {plan.missing[0]})"
     checkpoint = None
-    if promoted:
+    if status is RoundStatus.PROMOTED:
         checkpoint = f"v{plan.version}.pt"
         save_checkpoint(store.project_dir / MODELS_DIR / checkpoint, trained.model, plan.model_name,
                         plan.class_names, optimizer=trained.optimizer.state_dict(),
                         scheduler=trained.scheduler.state_dict(), round=plan.version, parent=plan.parent,
                         snapshot=plan.snapshot, metrics=metrics,
                         class_map=dict(plan.class_map))
-    status = "promoted" if promoted else "kept_previous"
     finish_version(store, plan.version, status, metrics=metrics, reason=reason, checkpoint=checkpoint)
     return RoundDone(plan.version, status, metrics, reason)
 
 
 def with_budget(config: TrainerConfig, budget: str | None) -> TrainerConfig:
-    """`--budget 300` (steps) or `--budget 90s` / `--budget 5m` (time) applied to a config."""
+    """`--budget 300` (steps) or `--budget 90s` / `--budget 5m` (time) applied to a config:
+    the one given replaces both limits (the other becomes None)."""
     if not budget:
         return config
     text = budget.strip().lower()
@@ -270,4 +269,4 @@ def with_budget(config: TrainerConfig, budget: str | None) -> TrainerConfig:
         raise OptionError(f"budget {budget!r} is not a step count (300) or a time (90s, 5m)") from None
     if value <= 0:
         raise OptionError(f"budget {budget!r}: it must be more than nothing")
-    return replace(config, seconds=value, steps=10**9) if scale else replace(config, steps=int(value), seconds=None)
+    return replace(config, seconds=value, steps=None) if scale else replace(config, steps=int(value), seconds=None)

@@ -16,6 +16,7 @@ import queue
 import time
 import traceback
 
+from ..core.rounds import RoundStatus
 from ..store import ProjectStore
 from ..store.training import recover_interrupted
 from .lock import WINDOW, TrainerBusy, TrainerLock
@@ -78,7 +79,7 @@ class Trainer:
                 self.rounds = 0
                 continue
             self.outbox.put(done)
-            if done.status == "skipped":
+            if done.status == RoundStatus.SKIPPED:
                 self.rounds = 0
 
     def _take(self, message) -> None:

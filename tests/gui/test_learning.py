@@ -112,6 +112,20 @@ def test_learning_panel_empty_state_and_a_running_round(project, qtbot):
     assert panel.progress_bar.isHidden() and panel.train_button.isEnabled()
 
 
+def test_a_time_budget_round_shows_the_time_left(qtbot):
+    """--train-budget 90s: no step count; the bar shows the time spent, the line the time left."""
+    panel = LearningPanel()
+    qtbot.addWidget(panel)
+    panel.set_available(True)
+    panel.set_busy(True)
+    panel.round_started(RoundStarted(2, 6, 2, None, 90.0))
+    panel.round_progress(TrainProgress(2, "training", 12, None, 0.5, seconds_left=42.0))
+    assert panel.status_label.text() == "Round v2: training step 12, 42 s left, loss 0.50"
+    assert (panel.progress_bar.value(), panel.progress_bar.maximum()) == (48, 90)
+    panel.round_progress(TrainProgress(2, "scoring", 1, 4))
+    assert (panel.progress_bar.value(), panel.progress_bar.maximum()) == (1, 4)
+
+
 def test_round_messages():
     assert round_message(RoundDone(3, "kept_previous", {}, "held-out mask AP 0.2 < 0.3 of v2; v2 stays")) \
         == "Round v3 not kept: held-out mask AP 0.2 < 0.3 of v2; v2 stays"

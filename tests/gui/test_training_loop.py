@@ -38,8 +38,8 @@ def test_train_now_promotes_a_model_that_the_worker_swaps_in(tmp_path, open_wind
     trainer = window.models.trainer
     rounds = []
     trainer.done.connect(rounds.append)
-    qtbot.waitUntil(lambda: window.bridge.info is not None, timeout=120_000)
-    assert window.bridge.info.model_version == 0
+    qtbot.waitUntil(lambda: window.models.bridge.info is not None, timeout=120_000)
+    assert window.models.bridge.info.model_version == 0
     assert window.learning.curve.points == [] and "accept 10 more images" in window.learning.curve.empty_text
 
     monkeypatch.setattr(QInputDialog, "getInt", lambda *args, **kwargs: (3, True))
@@ -62,8 +62,8 @@ def test_train_now_promotes_a_model_that_the_worker_swaps_in(tmp_path, open_wind
     assert window.learning.status_label.text().startswith("Model v1 is in")
 
     # Hot swap: the worker reloads and says Ready with the new version.
-    qtbot.waitUntil(lambda: window.bridge.info.model_version == 1, timeout=120_000)
-    assert window.model_label.text().startswith("Model v1 ")
+    qtbot.waitUntil(lambda: window.models.bridge.info.model_version == 1, timeout=120_000)
+    assert window.models.model_label.text().startswith("Model v1 ")
 
     # The policy: with 1 as the setting, the next accepted image starts a round by itself.
     monkeypatch.setattr(QInputDialog, "getInt", lambda *args, **kwargs: (1, True))

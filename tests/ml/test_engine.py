@@ -54,8 +54,8 @@ def test_trains_the_step_budget_over_several_epochs(model, samples):
                 progress=lambda *a: calls.append(a), pause=lambda: pauses.append(1))
     assert stats.steps == 3 and len(stats.losses) == 3 and stats.images == 5  # 3 images: batches of 2, 1, 2
     assert all(math.isfinite(x) and x > 0 for x in stats.losses)
-    assert [(step, total) for step, total, _ in calls] == [(1, 3), (2, 3), (3, 3)]
-    assert [loss for _, _, loss in calls] == stats.losses
+    assert [(step, total, left) for step, total, _, left in calls] == [(1, 3, None), (2, 3, None), (3, 3, None)]
+    assert [loss for _, _, loss, _ in calls] == stats.losses
     assert len(pauses) == 3
     assert stats.last_loss == stats.losses[-1] and stats.mean_loss == pytest.approx(sum(stats.losses) / 3)
     assert model.training
@@ -67,6 +67,31 @@ def test_stops_when_asked(model, samples):
     stats = run(model, InstanceDataset(samples), TrainConfig(steps=50, batch_size=1),
                 progress=lambda *a: calls.append(a), should_stop=lambda: len(calls) >= 2)
     assert stats.steps == 2 and len(calls) == 2
+
+
+def test_a_time_budget_stops_training_and_says_the_seconds_left(model, samples):
+    now = [100.0]  # a clock that moves 1 s per step, in the progress callback
+    calls = []
+
+    def progress(*args):
+        calls.append(args)
+        now[0] += 1.0
+
+    cfg = TrainConfig(steps=None, seconds=3, batch_size=1, warmup_steps=0)
+    optimizer = make_optimizer(model, cfg)
+    scheduler = make_scheduler(optimizer, cfg, clock=lambda: now[0])
+    stats = train_steps(model, InstanceDataset(samples), optimizer, scheduler, cfg, CPU, progress=progress)
+    assert stats.steps == 3 and stats.seconds == 3.0
+    assert [(step, total, left) for step, total, _, left in calls] == [(1, None, 3.0), (2, None, 2.0), (3, None, 1.0)]
+    # the schedule's last step came at 2 of the 3 s: cos(2/3 pi) = -1/2, a quarter of the way above the floor
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(cfg.lr * (cfg.final_lr_factor + (1 - cfg.final_lr_factor) / 4))
+    assert "budget" not in scheduler.state_dict()
+
+
+def test_a_budget_needs_steps_or_seconds():
+    with pytest.raises(ValueError, match="steps or seconds"):
+        TrainConfig(steps=None)
+    assert TrainConfig(steps=None, seconds=5).steps is None
 
 
 def test_a_spent_time_budget_trains_nothing(model, samples):
@@ -118,6 +143,42 @@ def test_schedule_warms_up_then_decays():
     assert lrs[10] == pytest.approx(0.1)
     assert all(a >= b for a, b in zip(lrs[10:], lrs[11:]))
     assert lrs[100] == pytest.approx(0.01)
+
+
+def lr_after(scheduler, optimizer) -> float:
+    optimizer.step()
+    scheduler.step()
+    return optimizer.param_groups[0]["lr"]
+
+
+def test_a_time_budget_decays_the_learning_rate_with_the_time_spent():
+    cfg = TrainConfig(steps=None, seconds=100, lr=0.1, warmup_steps=0, final_lr_factor=0.0)
+    optimizer = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=cfg.lr)
+    now = [0.0]
+    scheduler = make_scheduler(optimizer, cfg, clock=lambda: now[0])
+    scheduler.budget.start()
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.1)
+    now[0] = 50.0  # half the time: half-way down the cosine
+    assert lr_after(scheduler, optimizer) == pytest.approx(0.05)
+    now[0] = 99.0  # near the end: near zero
+    assert lr_after(scheduler, optimizer) < 0.001
+    now[0] = 150.0  # past the end: held at the final factor
+    assert lr_after(scheduler, optimizer) == pytest.approx(0.0)
+
+
+def test_with_steps_and_seconds_the_nearer_end_leads_the_schedule():
+    cfg = TrainConfig(steps=1000, seconds=100, lr=0.1, warmup_steps=2, warmup_factor=0.5, final_lr_factor=0.0)
+    optimizer = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=cfg.lr)
+    now = [0.0]
+    scheduler = make_scheduler(optimizer, cfg, clock=lambda: now[0])
+    scheduler.budget.start()
+    assert lr_after(scheduler, optimizer) == pytest.approx(0.075)  # warming up, by steps
+    now[0] = 20.0  # warm-up ends at a fifth of the time (steps: 2 of 1000)
+    assert lr_after(scheduler, optimizer) == pytest.approx(0.1)
+    now[0] = 60.0  # half-way from there to the end of the time
+    assert lr_after(scheduler, optimizer) == pytest.approx(0.05)
+    now[0] = 100.0
+    assert lr_after(scheduler, optimizer) == pytest.approx(0.0)
 
 
 # --- evaluation ------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from labeler.workers.client import TrainerClient, WorkerClient
 from labeler.workers.protocol import (
     Predict, Ready, Reload, RoundDone, Suggested, Train, TrainerConfig, TrainProgress,
 )
-from labeler.workers.trainer import TrainerBusy, TrainerLock, run_round, with_budget
+from labeler.workers.trainer import TrainerBusy, TrainerLock, engine_config, run_round, with_budget
 
 from .conftest import collect, tiny_config
 
@@ -60,6 +60,23 @@ def test_a_round_trains_scores_writes_a_version_and_promotes_it(shapes_project):
     assert {"optimizer", "scheduler", "metrics", "snapshot", "class_map", "parent"} <= set(checkpoint)
     steps = [m.step for m in messages if isinstance(m, TrainProgress) and m.phase == "training"]
     assert steps == [1, 2]
+
+
+def test_a_round_with_a_time_cap_says_the_seconds_left(shapes_project):
+    messages = []
+    with ProjectStore.open(shapes_project) as store:
+        done = run_round(store, trainer_config(shapes_project, seconds=600.0), report=messages.append)
+    assert done.status == "promoted", done.reason
+    training = [m for m in messages if isinstance(m, TrainProgress) and m.phase == "training"]
+    assert [m.total for m in training] == [2, 2]
+    assert all(0 < m.seconds_left <= 600 for m in training)
+    assert training[0].seconds_left >= training[1].seconds_left
+
+
+def test_a_time_budget_reaches_the_engine_without_a_step_count():
+    config = with_budget(trainer_config(Path("."), engine={"warmup_steps": 5}), "90s")
+    cfg = engine_config(config)
+    assert (cfg.steps, cfg.seconds, cfg.warmup_steps) == (None, 90.0, 5)
 
 
 def test_a_class_added_between_rounds_keeps_training(shapes_project):
@@ -100,6 +117,26 @@ def test_a_nan_loss_abandons_the_round_and_keeps_the_current_model(shapes_projec
         assert current_model_version(store) == 1  # the old model stays
         assert get_version(store, 2).status == "failed" and "diverged" in get_version(store, 2).reason
     assert not (shapes_project / "models" / "v2.pt").exists()
+
+
+def test_an_error_scoring_the_new_model_fails_the_round(shapes_project, monkeypatch):
+    from labeler.ml import engine
+
+    evaluate, calls = engine.evaluate, []
+
+    def second_call_fails(*args, **kwargs):  # the parent is scored first, then the new model
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("out of memory")
+        return evaluate(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "evaluate", second_call_fails)
+    with ProjectStore.open(shapes_project) as store:
+        done = run_round(store, trainer_config(shapes_project))
+        assert done.status == "failed" and len(calls) == 2
+        assert "scoring the new model failed (RuntimeError: out of memory)" in done.reason
+        assert current_model_version(store) == 0 and get_version(store, 1).status == "failed"
+    assert not (shapes_project / "models" / "v1.pt").exists()
 
 
 def test_promoted_version_is_picked_up_and_reviewed_labels_stay(shapes_project):
@@ -186,6 +223,7 @@ def test_budget_text():
     assert with_budget(config, "300").steps == 300
     assert with_budget(replace(config, seconds=600), "300").seconds is None  # steps asked for: no time cap
     assert with_budget(config, "90s").seconds == 90 and with_budget(config, "2m").seconds == 120
+    assert with_budget(config, "90s").steps is None  # a time budget: no step count
     for bad in ("ten", "0", "-5s"):
         with pytest.raises(ValueError):
             with_budget(config, bad)

@@ -6,12 +6,10 @@ snapshot, y its held-out mask AP (solid, the series that decides promotion) and 
 (lighter, dashed); the mean training loss has its own axis on the right. Promoted versions
 are filled dots, versions that did not beat the current model hollow ones, failed or
 interrupted rounds a red cross on the x axis. Hovering a mark says what that round was.
+The numbers behind it (points, axes, ticks, the mapping to pixels) are in curve_math.py.
 """
 
 from __future__ import annotations
-
-import math
-from dataclasses import dataclass
 
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPainterPath, QPen
@@ -19,80 +17,18 @@ from PySide6.QtWidgets import (
     QToolTip, QWidget,
 )
 
-from ...store.training import ModelVersion
+from ...core.rounds import RoundStatus
+from .curve_math import (  # noqa: F401 (CurvePoint, curve_points, axis, nice_step: imported from here too)
+    SCORED, SHOWN, STATUS_WORDS, CurvePoint, axis, curve_points, loss_text, nearest, nice_step, ranges, to_plot,
+)
 
 MASK_COLOR = QColor("#1f63c6")
 BOX_COLOR = QColor("#86b3ea")
 LOSS_COLOR = QColor("#e0861a")
 FAILED_COLOR = QColor("#d0342c")
 GRID_COLOR = QColor(0, 0, 0, 28)
-SCORED = ("promoted", "kept_previous")
-SHOWN = (*SCORED, "failed", "interrupted")  # a "training" row is the running round: not a point yet
-STATUS_WORDS = {"promoted": "promoted", "kept_previous": "not better: the previous model stayed",
-                "failed": "failed", "interrupted": "interrupted"}
 HIT_RADIUS = 9.0  # pixels: how close the mouse must be to a mark for its tooltip
 FIRST_ROUND_RUNNING = "The first training round is running: its point appears here once it is scored."
-
-
-@dataclass(frozen=True)
-class CurvePoint:
-    version: int
-    parent: int
-    status: str  # promoted | kept_previous | failed | interrupted
-    accepted_images: int
-    train_images: int
-    heldout_images: int
-    mask_ap: float | None
-    box_ap: float | None
-    loss: float | None
-    reason: str
-    current: bool
-
-    @property
-    def scored(self) -> bool:
-        return self.status in SCORED and self.mask_ap is not None
-
-    def tooltip(self) -> str:
-        lines = [f"v{self.version}: {STATUS_WORDS.get(self.status, self.status)}"
-                 + (" (the current model)" if self.current else "")]
-        if self.scored:
-            box = f", box AP {self.box_ap:.3f}" if self.box_ap is not None else ""
-            lines.append(f"held-out mask AP {self.mask_ap:.3f}{box}")
-        if self.loss is not None:
-            lines.append(f"mean training loss {self.loss:.3f}")
-        lines.append(f"{self.accepted_images} accepted images ({self.train_images} trained on, "
-                     f"{self.heldout_images} held out)")
-        if self.reason:
-            lines.append(self.reason)
-        return "\n".join(lines)
-
-
-def _number(metrics: dict, key: str) -> float | None:
-    value = metrics.get(key)
-    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
-
-
-def curve_points(rows: list[ModelVersion], current: int) -> list[CurvePoint]:
-    return [CurvePoint(v.version, v.parent, v.status, v.accepted_images, v.train_images, v.heldout_images,
-                       _number(v.metrics, "mask_ap"), _number(v.metrics, "box_ap"), _number(v.metrics, "loss"),
-                       v.reason, v.version == current)
-            for v in rows if v.status in SHOWN]
-
-
-def nice_step(span: float, ticks: int = 5) -> float:
-    """A round tick spacing (1, 2, 2.5 or 5 times a power of ten) giving about `ticks` ticks."""
-    raw = max(span, 1e-9) / ticks
-    magnitude = 10 ** math.floor(math.log10(raw))
-    return next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw * 0.999)
-
-
-def axis(top: float, ticks: int = 5, integer: bool = False, floor: float = 0.0) -> tuple[float, list[float]]:
-    """(axis maximum, tick values) for an axis from 0 that shows `top`."""
-    step = nice_step(max(top, floor), ticks)
-    if integer:
-        step = max(1.0, round(step))
-    high = max(step, math.ceil(max(top, floor) / step - 1e-9) * step)
-    return high, [k * step for k in range(int(round(high / step)) + 1)]
 
 
 class LearningCurve(QWidget):
@@ -130,16 +66,9 @@ class LearningCurve(QWidget):
 
     def _layout(self) -> None:
         """Axis ranges and ticks from the points (paint and tests use the same ones)."""
-        scored = [p for p in self.points if p.scored]
-        aps = [v for p in scored for v in (p.mask_ap, p.box_ap) if v is not None]
-        losses = [p.loss for p in self.points if p.loss is not None]
-        self.x_max, self.x_ticks = axis(max((p.accepted_images for p in self.points), default=1) * 1.04,
-                                        integer=True, floor=1)
-        y_max, self.y_ticks = axis(min(1.0, max(aps, default=0.0) * 1.12), floor=0.1)
-        self.y_max = min(1.0, y_max)
-        self.y_ticks = [t for t in self.y_ticks if t <= self.y_max + 1e-9]
-        self.loss_max, self.loss_ticks = axis(max(losses, default=0.0) * 1.08, ticks=len(self.y_ticks) - 1,
-                                              floor=0.1) if losses else (1.0, [])
+        r = ranges(self.points)
+        self.x_max, self.x_ticks, self.y_max, self.y_ticks = r.x_max, r.x_ticks, r.y_max, r.y_ticks
+        self.loss_max, self.loss_ticks = r.loss_max, r.loss_ticks
 
     def _fonts(self) -> tuple[QFont, QFont]:
         small = QFont(self.font())
@@ -160,25 +89,20 @@ class LearningCurve(QWidget):
 
     def _to_screen(self, x: float, y: float, y_max: float | None = None) -> QPointF:
         r = self.plot_rect()
-        top = y_max if y_max is not None else self.y_max
-        return QPointF(r.left() + r.width() * x / self.x_max, r.bottom() - r.height() * min(y, top) / top)
+        rect = (r.left(), r.top(), r.width(), r.height())
+        return QPointF(*to_plot(x, y, self.x_max, y_max if y_max is not None else self.y_max, rect))
 
     def mark_position(self, point: CurvePoint) -> QPointF:
         """Where a version's mark is drawn: its mask AP, or the x axis for a round without one."""
         return self._to_screen(point.accepted_images, point.mask_ap if point.scored else 0.0)  # type: ignore[arg-type]
 
     def point_at(self, pos: QPointF) -> CurvePoint | None:
-        best, best_d = None, HIT_RADIUS
-        for p in self.points:
-            d = math.dist((pos.x(), pos.y()), (self.mark_position(p).x(), self.mark_position(p).y()))
-            if d <= best_d:
-                best, best_d = p, d
-        return best
+        marks = [(m.x(), m.y()) for m in map(self.mark_position, self.points)]
+        k = nearest(marks, (pos.x(), pos.y()), HIT_RADIUS)
+        return self.points[k] if k is not None else None
 
     def _loss_text(self, value: float) -> str:
-        step = self.loss_ticks[1] if len(self.loss_ticks) > 1 else 1.0
-        decimals = 0 if step >= 1 else 1 if step * 10 == round(step * 10) else 2
-        return f"{value:.{decimals}f}"
+        return loss_text(value, self.loss_ticks)
 
     # --- events ------------------------------------------------------------------------
 
@@ -284,7 +208,7 @@ class LearningCurve(QWidget):
                        QPen(BOX_COLOR, 1.6, Qt.PenStyle.DashLine))
         for p in boxes:
             painter.setPen(QPen(BOX_COLOR.darker(110), 1.2))
-            painter.setBrush(BOX_COLOR if p.status == "promoted" else self.palette().base().color())
+            painter.setBrush(BOX_COLOR if p.status == RoundStatus.PROMOTED else self.palette().base().color())
             painter.drawEllipse(self._to_screen(p.accepted_images, p.box_ap), 3.0, 3.0)  # type: ignore[arg-type]
         self._polyline(painter, [self.mark_position(p) for p in scored], QPen(MASK_COLOR, 2.2))
         painter.restore()
@@ -297,7 +221,7 @@ class LearningCurve(QWidget):
             at = self.mark_position(p)
             if p.scored:
                 painter.setPen(QPen(MASK_COLOR, 2))
-                painter.setBrush(MASK_COLOR if p.status == "promoted" else base)
+                painter.setBrush(MASK_COLOR if p.status == RoundStatus.PROMOTED else base)
                 painter.drawEllipse(at, 4.5, 4.5)
             else:
                 painter.setPen(QPen(FAILED_COLOR, 2.4, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))

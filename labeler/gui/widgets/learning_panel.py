@@ -156,20 +156,25 @@ class LearningPanel(QWidget):
 
     def round_started(self, started: RoundStarted) -> None:
         self._round, self._trained = started, False
-        self.progress_bar.setRange(0, max(1, started.steps))
+        self.progress_bar.setRange(0, max(1, started.steps or round(started.seconds or 0)))
         self.progress_bar.setValue(0)
         self.progress_bar.show()
         self.status_label.setText(f"Round v{started.version}: {started.train_images} images to learn from, "
                                   f"{started.heldout_images} held out to score on")
 
     def round_progress(self, progress: TrainProgress) -> None:
-        self.progress_bar.setRange(0, max(1, progress.total))
-        self.progress_bar.setValue(progress.step)
+        seconds = self._round.seconds if self._round is not None else None
+        if progress.total is None and seconds:  # a time budget: the bar shows the time spent
+            self.progress_bar.setRange(0, max(1, round(seconds)))
+            self.progress_bar.setValue(round(seconds - (progress.seconds_left or 0)))
+        else:
+            self.progress_bar.setRange(0, max(1, progress.total or 0))  # (0, 0): Qt's busy bar
+            self.progress_bar.setValue(progress.step)
         self.progress_bar.show()
         if progress.phase == "training":
             self._trained = True
             loss = f", loss {progress.loss:.2f}" if progress.loss is not None else ""
-            text = f"Round v{progress.version}: training step {progress.step}/{progress.total}{loss}"
+            text = f"Round v{progress.version}: training {progress.steps_text()}{loss}"
         else:
             whose = "the new model" if self._trained else "the current model"
             text = f"Round v{progress.version}: scoring {whose} on held-out images {progress.step}/{progress.total}"
