@@ -7,12 +7,14 @@ add or a delete) plus, at most, one change of the image's status. Applying it wr
 transaction, so a command is either fully saved or not at all.
 
 Commands are built from the current state with the constructors below; widgets and tools
-never change instances directly.
+never change instances directly. Each command has a kind (what it is, which the effort
+meter counts by) and a label (what the undo menu shows).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from enum import Enum
 from typing import Iterable, Protocol, ContextManager
 
 from .entities import ImageRecord, ImageStatus, Instance, InstanceStatus, Shape
@@ -34,6 +36,23 @@ class Document(Protocol):
     def remove_instance(self, instance_id: int) -> None: ...
 
 
+class CommandKind(Enum):
+    """What a command is; its label is only what the undo menu shows."""
+
+    ADD = "add"  # an instance added some other way
+    ADD_POLYGON = "add polygon"  # drawn vertex by vertex
+    ADD_RECTANGLE = "add rectangle"
+    BOX_PROMPT = "box prompt"  # the model's mask for a box the person drew
+    ASSISTED = "assisted"  # an assist tool's shape (its gestures say what it cost)
+    RESHAPE = "reshape"  # vertices moved, inserted or deleted, or a shape moved
+    STROKE = "stroke"  # a brush or eraser stroke, also one that starts or wipes out an instance
+    DELETE = "delete"
+    RELABEL = "relabel"
+    REVIEW = "review"  # suggestions accepted or rejected
+    MARK_IMAGE = "mark image"  # the image's status set
+    OTHER = "other"  # built by hand (Command(...)); the effort meter counts it as one key
+
+
 # Statuses that a person's edit moves to "in review".
 _UNREVIEWED = (ImageStatus.UNLABELED, ImageStatus.PROPOSED)
 
@@ -45,6 +64,7 @@ class Command:
     changes: list[tuple[Instance | None, Instance | None]] = field(default_factory=list)
     status_change: tuple[ImageStatus, ImageStatus] | None = None
     starts_review: bool = True  # an edit on an unreviewed image puts it "in review"
+    kind: CommandKind = CommandKind.OTHER
     gestures: int | None = None  # pointer actions the tool counted (an assisted mask: box and clicks)
     _applied_once: bool = field(default=False, repr=False)
 
@@ -73,12 +93,6 @@ class Command:
         if self.status_change is not None:
             doc.set_image_status(self.image_id, self.status_change[0])
 
-    @property
-    def instance_ids(self) -> set[int]:
-        """Ids this command touches (after its first apply)."""
-        return {i.id for pair in self.changes for i in pair if i is not None and i.id is not None}
-
-
 def _edited(instance: Instance, **changes) -> Instance:
     """A person's change to an instance: a suggestion becomes an accepted, edited label."""
     return replace(
@@ -89,29 +103,28 @@ def _edited(instance: Instance, **changes) -> Instance:
     )
 
 
-def add_instance(instance: Instance, label: str = "Add instance", gestures: int | None = None) -> Command:
+def add_instance(instance: Instance, label: str = "Add instance", gestures: int | None = None,
+                 kind: CommandKind = CommandKind.ADD) -> Command:
     """`gestures`: what it cost the person in pointer actions, when the tool that made the
     shape knows (the effort meter counts the rest from the kind of command)."""
-    return Command(instance.image_id, label, [(None, instance)], gestures=gestures)
+    return Command(instance.image_id, label, [(None, instance)], gestures=gestures, kind=kind)
 
 
-def delete_instances(instances: Iterable[Instance], label: str = "Delete instance") -> Command:
+def delete_instances(instances: Iterable[Instance], label: str = "Delete instance",
+                     kind: CommandKind = CommandKind.DELETE) -> Command:
     instances = list(instances)
-    return Command(_one_image(instances), label, [(i, None) for i in instances])
+    return Command(_one_image(instances), label, [(i, None) for i in instances], kind=kind)
 
 
-def edit_shape(instance: Instance, shape: Shape, label: str = "Edit shape") -> Command:
+def edit_shape(instance: Instance, shape: Shape, label: str = "Edit shape",
+               kind: CommandKind = CommandKind.RESHAPE) -> Command:
     """Any geometric edit: moved vertices, inserted or deleted vertices, a brush or eraser
     stroke, a moved shape. The whole edit is one step, however many mouse events made it."""
-    return Command(instance.image_id, label, [(instance, _edited(instance, shape=shape))])
-
-
-def edit_vertices(instance: Instance, shape: Shape) -> Command:
-    return edit_shape(instance, shape, "Edit vertices")
+    return Command(instance.image_id, label, [(instance, _edited(instance, shape=shape))], kind=kind)
 
 
 def paint_mask(instance: Instance, mask: Shape, erase: bool = False) -> Command:
-    return edit_shape(instance, mask, "Erase" if erase else "Paint")
+    return edit_shape(instance, mask, "Erase" if erase else "Paint", CommandKind.STROKE)
 
 
 def relabel(instances: Iterable[Instance], category_id: int) -> Command:
@@ -120,6 +133,7 @@ def relabel(instances: Iterable[Instance], category_id: int) -> Command:
         _one_image(instances),
         "Change class",
         [(i, _edited(i, category_id=category_id)) for i in instances if i.category_id != category_id],
+        kind=CommandKind.RELABEL,
     )
 
 
@@ -137,12 +151,13 @@ def _review(instances: Iterable[Instance], status: InstanceStatus, verb: str) ->
     instances = list(instances)
     label = verb if len(instances) == 1 else f"{verb} {len(instances)}"
     changes = [(i, replace(i, status=status)) for i in instances if i.status != status]
-    return Command(_one_image(instances), label, changes)
+    return Command(_one_image(instances), label, changes, kind=CommandKind.REVIEW)
 
 
 def set_image_status(image: ImageRecord, status: ImageStatus) -> Command:
     label = "Mark accepted" if status == ImageStatus.ACCEPTED else f"Mark {status.value}"
-    return Command(image.id, label, [], (image.status, status), starts_review=False)  # type: ignore[arg-type]
+    return Command(image.id, label, [], (image.status, status), starts_review=False,  # type: ignore[arg-type]
+                   kind=CommandKind.MARK_IMAGE)
 
 
 def _one_image(instances: list[Instance]) -> int:

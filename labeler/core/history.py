@@ -54,14 +54,6 @@ class History:
         return command
 
     @property
-    def can_undo(self) -> bool:
-        return bool(self._done)
-
-    @property
-    def can_redo(self) -> bool:
-        return bool(self._undone)
-
-    @property
     def undo_label(self) -> str | None:
         return self._done[-1].label if self._done else None
 

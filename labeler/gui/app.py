@@ -11,7 +11,6 @@ stays open.
 
 from __future__ import annotations
 
-import sqlite3
 import sys
 import traceback
 from dataclasses import replace
@@ -22,7 +21,7 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QWidget
 
 from .. import __version__
 from ..projects import create_project, parse_labels
-from ..store import DB_NAME, ProjectError, ProjectStore
+from ..store import DB_NAME, ProjectStore
 from ..workers.protocol import AssistConfig, TrainerConfig, WorkerConfig
 from ..workers.trainer import with_budget
 from . import preferences
@@ -87,7 +86,7 @@ class LabelerApp(QObject):
             return True
         try:
             store = ProjectStore.open(path)
-        except (ProjectError, sqlite3.Error, OSError) as exc:
+        except USER_ERRORS as exc:
             if not (path / DB_NAME).is_file():
                 preferences.forget_project(path)  # gone or never a project: off the recent list
             QMessageBox.warning(self.front(), "Open project", str(exc))

@@ -2,33 +2,37 @@
 to the canvas once it is ready, asks it to encode the image on screen and the next ones in
 the browser's order, and shows in the status bar what it does (fetching its weights,
 encoding, missing). Without it the assisted mask tool (M) uses GrabCut; nothing else changes.
+It builds its status-bar widgets (`label`, `download`); the window places them.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from dataclasses import replace
+from typing import Callable
 
 from PySide6.QtCore import QObject
-from PySide6.QtWidgets import QFileDialog, QLabel, QMessageBox, QProgressBar
+from PySide6.QtWidgets import QFileDialog, QLabel, QMessageBox, QProgressBar, QWidget
 
-from ..prompt_weights import WeightsMissing, resolve_weights
+from ..core.errors import UserError
+from ..prompt_weights import resolve_weights
 from ..workers.protocol import AssistConfig
 from . import preferences
 from .bridge import AssistBridge
-
-if TYPE_CHECKING:
-    from .main_window import MainWindow
+from .canvas.view import CanvasView
+from .session import Session
 
 AHEAD = 4  # images after the one on screen that are encoded ahead
 OFF_TEXT = "Assist: GrabCut"
 
 
 class AssistController(QObject):
-    def __init__(self, window: MainWindow) -> None:
+    """`order`: the image ids in the browser's order (the next ones are encoded ahead).
+    `window`: the parent of the dialogs this opens."""
+
+    def __init__(self, session: Session, canvas: CanvasView, order: Callable[[], list[int]],
+                 window: QWidget | None = None) -> None:
         super().__init__(window)
-        self.window, self.session, self.canvas = window, window.session, window.canvas
+        self.window, self.session, self.canvas, self.order = window, session, canvas, order
         self.bridge: AssistBridge | None = None
         self.config: AssistConfig | None = None
         self.encoded: dict[int, float] = {}  # image id -> encoder seconds (0: from the cache), this session
@@ -38,9 +42,6 @@ class AssistController(QObject):
         self.download.setMaximumWidth(160)
         self.download.setFormat("assist model %p%")
         self.download.hide()
-        bar = window.statusBar()
-        bar.addPermanentWidget(self.download)
-        bar.addPermanentWidget(self.label)
         self.session.imageChanged.connect(lambda _image: self.embed_ahead())
 
     def start(self, config: AssistConfig) -> None:
@@ -72,11 +73,11 @@ class AssistController(QObject):
 
         try:
             resolve_weights(folder, allow_download=False)
-        except WeightsMissing as exc:
+        except UserError as exc:
             QMessageBox.warning(self.window, "Assist model", str(exc))
             return
         preferences.set_assist_model(folder)
-        base = self.config or AssistConfig(str(self.window.store.project_dir))
+        base = self.config or AssistConfig(str(self.session.store.project_dir))
         self.start(replace(base, model=folder))
 
     def embed_ahead(self) -> None:
@@ -84,7 +85,7 @@ class AssistController(QObject):
         image = self.session.image
         if self.bridge is None or not self.bridge.usable or image is None:
             return
-        order = self.window.browser.visible_ids()
+        order = self.order()
         at = order.index(image.id) if image.id in order else -1
         self.bridge.embed([image.id, *[i for i in order[at + 1:at + 1 + AHEAD] if i != image.id]])
 

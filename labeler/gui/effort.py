@@ -1,7 +1,8 @@
 """The effort meter's counting side: what the person does on each image, written to the store
 (store/effort.py) under the model version that was current at the time.
 
-What counts (from the commands the session applies, so nothing is counted twice):
+What counts (from the commands the session applies, so nothing is counted twice; by each
+command's kind, never by its label):
 - vertices: a polygon adds its vertex count, a rectangle or a box prompt 2 (its two corners),
   an assisted mask its box (1) and each click, a vertex dragged, inserted or deleted, or a
   shape moved, 1;
@@ -24,17 +25,14 @@ from typing import Callable
 
 from PySide6.QtCore import QEvent, QObject
 
-from ..core.commands import Command
+from ..core.commands import Command, CommandKind
 from ..core.entities import ImageRecord, Polygons
 from ..store.effort import add_effort
 from ..store.proposals import current_model_version
 from .session import Session
 
 IDLE_S = 60.0
-VERTEX_EDITS = frozenset({"Move vertex", "Insert vertex", "Delete vertex", "Move shape", "Edit vertices",
-                          "Edit shape"})
-TWO_CORNERS = frozenset({"Add rectangle", "Box prompt"})
-STROKES = frozenset({"Paint", "Erase"})
+TWO_CORNERS = frozenset({CommandKind.ADD_RECTANGLE, CommandKind.BOX_PROMPT})
 ACTIVITY = frozenset({QEvent.Type.MouseButtonPress, QEvent.Type.MouseMove, QEvent.Type.Wheel,
                       QEvent.Type.KeyPress, QEvent.Type.ShortcutOverride})
 
@@ -45,15 +43,15 @@ def tally(command: Command, action: str) -> tuple[int, int, int]:
         return 0, 0, 1  # undo / redo: one key
     if command.gestures is not None:  # an assisted mask: its box and clicks
         return command.gestures, 0, 0
-    label = command.label
-    if label == "Add polygon":
+    kind = command.kind
+    if kind == CommandKind.ADD_POLYGON:
         shape = command.changes[0][1].shape if command.changes and command.changes[0][1] else None
         return (shape.vertex_count if isinstance(shape, Polygons) else 0), 0, 0
-    if label in TWO_CORNERS:
+    if kind in TWO_CORNERS:
         return 2, 0, 0
-    if label in VERTEX_EDITS:
+    if kind == CommandKind.RESHAPE:
         return 1, 0, 0
-    if label in STROKES:
+    if kind == CommandKind.STROKE:
         return 0, 1, 0
     return 0, 0, 1
 

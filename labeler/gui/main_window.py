@@ -9,17 +9,13 @@ from __future__ import annotations
 
 from PySide6.QtCore import QByteArray, Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import (
-    QDockWidget, QInputDialog, QLabel, QMainWindow, QProgressBar, QSlider, QToolButton,
-    QWidget,
-)
+from PySide6.QtWidgets import QDockWidget, QInputDialog, QLabel, QMainWindow, QProgressBar, QSlider, QWidget
 
 from ..core.entities import ImageRecord, ImageStatus, InstanceStatus
 from ..store import ProjectStore
 from ..workers.protocol import AssistConfig, TrainerConfig, WorkerConfig
 from .actions import ACTIONS, MENUS
 from .assist_controller import AssistController
-from .bridge import ModelBridge
 from .canvas.view import CanvasView
 from .effort import EffortCounter
 from .model_controller import ModelController
@@ -29,7 +25,6 @@ from .settings import settings
 from .widgets.category_panel import CategoryPanel
 from .widgets.image_browser import ImageBrowser
 from .widgets.instance_list import InstanceList
-from .widgets.learning_panel import LearningPanel
 from .widgets.messages import MessageLog, StatusBar
 from .widgets.shortcut_sheet import ShortcutSheet
 
@@ -56,6 +51,7 @@ class MainWindow(QMainWindow):
         self.session = Session(store, self)
         self.effort = EffortCounter(self.session, parent=self)
         self.images: dict[int, ImageRecord] = {i.id: i for i in store.images()}  # type: ignore[misc]
+        self.models = ModelController(self.session, self.images, suggest_untrained, self)
         self.setWindowTitle(f"labeler - {store.project_dir.name}")
 
         self.canvas = CanvasView(self.session)
@@ -66,18 +62,17 @@ class MainWindow(QMainWindow):
         self.browser_dock = self._dock("Images", self.browser, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.instance_dock = self._dock("Instances", self.instance_list, Qt.DockWidgetArea.RightDockWidgetArea)
         self.category_dock = self._dock("Classes", self.categories, Qt.DockWidgetArea.RightDockWidgetArea)
-        self.learning = LearningPanel()
+        self.learning = self.models.learning
         self.learning_dock = self._dock("Learning", self.learning, Qt.DockWidgetArea.RightDockWidgetArea)
         self.message_log = MessageLog()
         self.messages_dock = self._dock("Messages", self.message_log, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.messages_dock.hide()  # View → Messages, or a click on the message line
         self.setStatusBar(StatusBar(self.message_log))
+        self.assist = AssistController(self.session, self.canvas, self.browser.visible_ids, self)
 
         self.actions_: dict[str, QAction] = {}
         self._build_actions()
         self._build_status_bar()
-        self.models = ModelController(self, suggest_untrained)
-        self.assist = AssistController(self)
         self.files = ProjectFiles(self)
         self._wire()
         self._restore()
@@ -90,10 +85,6 @@ class MainWindow(QMainWindow):
             self.models.start_trainer(trainer)
         if assist is not None:
             self.assist.start(assist)
-
-    @property
-    def bridge(self) -> ModelBridge | None:
-        return self.models.bridge
 
     # --- construction ------------------------------------------------------------------
 
@@ -179,17 +170,10 @@ class MainWindow(QMainWindow):
         self.progress.setMaximumWidth(120)
         self.progress.setFormat("loading")
         self.progress.hide()
-        self.batch_progress = QProgressBar()
-        self.batch_progress.setMaximumWidth(200)
-        self.batch_progress.setFormat("pre-labeling %v/%m")
-        self.batch_progress.hide()
-        self.batch_cancel = QToolButton()
-        self.batch_cancel.setText("Cancel")
-        self.batch_cancel.clicked.connect(self.do_cancel_prelabel)
-        self.batch_cancel.hide()
-        self.model_label = QLabel("Model: off")
-        for widget in (self.tool_label, self.batch_progress, self.batch_cancel, self.progress, self.position_label,
-                       self.zoom_label, self.size_label, self.count_label, self.model_label):
+        m = self.models  # the controllers own their widgets; they are placed here
+        for widget in (self.tool_label, m.batch_progress, m.batch_cancel, self.progress, self.position_label,
+                       self.zoom_label, self.size_label, self.count_label, m.model_label, m.train_label,
+                       m.prompt_busy, self.assist.download, self.assist.label):
             bar.addPermanentWidget(widget)
 
     def _on_hint(self, text: str) -> None:
@@ -216,6 +200,8 @@ class MainWindow(QMainWindow):
         self.canvas.boxPrompted.connect(self.models.box_prompt)
         self.canvas.hintChanged.connect(self._on_hint)
         self.browser.orderChanged.connect(self.models.set_order)
+        self.models.ordered.connect(self.browser.set_images)
+        self.models.message.connect(self.statusBar().showMessage)
         self.effort.watch(self.canvas, self.canvas.viewport())
 
     # --- settings ----------------------------------------------------------------------

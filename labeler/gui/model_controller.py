@@ -1,6 +1,8 @@
 """The window's side of the models: the inference worker (suggestions, pre-labeling, box
-prompts) and the trainer (the correction loop), wired to the session, the status bar and
-the Learning dock.
+prompts) and the trainer (the correction loop), wired to the session. It builds and owns its
+widgets (the model line, the pre-labeling progress and Cancel, the round and box-prompt
+indicators, the Learning panel); the window places them, shows its `message` lines in the
+status bar and lists the images it sends with `ordered` in the browser.
 
 The loop: when an image is accepted and the trainer is idle, a round starts if enough new
 images were accepted since the last one (store.training.round_due; Model menu to change
@@ -13,24 +15,23 @@ status-bar line.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject
-from PySide6.QtWidgets import QInputDialog, QLabel, QMessageBox, QProgressBar
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QInputDialog, QLabel, QMessageBox, QProgressBar, QToolButton, QWidget
 
-from ..core.commands import add_instance
+from ..core.commands import CommandKind, add_instance
 from ..core.entities import ImageRecord, ImageStatus, Instance, InstanceStatus, Polygons, Provenance
-from ..store import ProjectError
-from ..store.proposals import class_map, current_model_version, parse_class_map, review_order, set_class_map
+from ..core.errors import UserError
+from ..core.rounds import RoundStatus
+from ..store.proposals import class_map, current_model_version, parse_class_map, review_order, save_class_map
 from ..store.training import retrain_every, round_blocker, round_due, set_retrain_every
 from ..workers.protocol import Reload, RoundDone, RoundStarted, TrainerConfig, TrainProgress, WorkerConfig
 from .bridge import ModelBridge
 from .preferences import offline
+from .session import Session
 from .trainer_bridge import TrainerBridge
+from .widgets.learning_panel import LearningPanel
 from .widgets.model_dialog import ModelDialog
-
-if TYPE_CHECKING:
-    from .main_window import MainWindow
 
 TRAIN_STEPS = 200  # optimizer steps per round when the window starts the trainer itself...
 ROUND_SECONDS = 600.0  # ...or ten minutes, whichever ends first (on a CPU a default-model step takes a minute)
@@ -46,23 +47,30 @@ def trainer_config(model: WorkerConfig, steps: int = TRAIN_STEPS) -> TrainerConf
 
 def round_message(done: RoundDone) -> str:
     """One line for the status bar about how a round ended."""
-    if done.status == "promoted":
+    if done.status == RoundStatus.PROMOTED:
         ap, before = done.metrics.get("mask_ap"), done.metrics.get("previous_mask_ap")
         score = f": held-out mask AP {ap:.2f}" if isinstance(ap, (int, float)) else ""
         was = f" (was {before:.2f})" if isinstance(before, (int, float)) and score else ""
         return f"Model v{done.version} is in{score}{was}"
-    if done.status == "kept_previous":
+    if done.status == RoundStatus.KEPT_PREVIOUS:
         return f"Round v{done.version} not kept: {done.reason}"
-    if done.status == "failed":
+    if done.status == RoundStatus.FAILED:
         return f"Round v{done.version} failed: {done.reason}"
     return f"No training round: {done.reason}"
 
 
 class ModelController(QObject):
-    def __init__(self, window: MainWindow, suggest_untrained: bool = False) -> None:
+    """`images`: the project's images by id, in path order, as the window keeps them (read
+    here, never changed). `window`: the parent of the dialogs this opens."""
+
+    message = Signal(str, int)  # a status-bar line and how many milliseconds it stays
+    ordered = Signal(object)  # list[ImageRecord]: the images in the order the browser should list them
+
+    def __init__(self, session: Session, images: dict[int, ImageRecord], suggest_untrained: bool = False,
+                 window: QWidget | None = None) -> None:
         super().__init__(window)
         self.window = window
-        self.session, self.store = window.session, window.store
+        self.session, self.store, self.images = session, session.store, images
         self.bridge: ModelBridge | None = None
         self.trainer: TrainerBridge | None = None
         self.model_config: WorkerConfig | None = None
@@ -70,9 +78,17 @@ class ModelController(QObject):
         self.suggest_untrained = suggest_untrained
         self.auto_suggest = False  # set when the model says which weights it has
         self.order = "path"  # the image browser's order: "path" | "uncertainty"
+        self.model_label = QLabel("Model: off")
+        self.batch_progress = QProgressBar()
+        self.batch_progress.setMaximumWidth(200)
+        self.batch_progress.setFormat("pre-labeling %v/%m")
+        self.batch_progress.hide()
+        self.batch_cancel = QToolButton()
+        self.batch_cancel.setText("Cancel")
+        self.batch_cancel.clicked.connect(self.cancel_prelabel)
+        self.batch_cancel.hide()
         self.train_label = QLabel()
         self.train_label.hide()
-        window.statusBar().addPermanentWidget(self.train_label)
         self._prompt: tuple[int, int] | None = None  # (request id, image id) of the box waiting for its mask
         self.prompt_busy = QProgressBar()  # stays until the answer arrives or fails
         self.prompt_busy.setRange(0, 0)
@@ -80,18 +96,16 @@ class ModelController(QObject):
         self.prompt_busy.setFormat("asking the model")
         self.prompt_busy.setTextVisible(True)
         self.prompt_busy.hide()
-        window.statusBar().addPermanentWidget(self.prompt_busy)
-        panel = window.learning
-        panel.trainRequested.connect(self.train_now)
-        panel.stopRequested.connect(self.stop_round)
+        self.learning = LearningPanel()
+        self.learning.trainRequested.connect(self.train_now)
+        self.learning.stopRequested.connect(self.stop_round)
 
     def _say(self, text: str, ms: int = 20000) -> None:
-        self.window.statusBar().showMessage(text, ms)
+        self.message.emit(text, ms)
 
     # --- starting and stopping ---------------------------------------------------------
 
     def start_model(self, config: WorkerConfig) -> None:
-        w = self.window
         if self.bridge is not None:
             self.bridge.stop()
             self.bridge.deleteLater()
@@ -103,7 +117,7 @@ class ModelController(QObject):
         self.bridge.progress.connect(self._on_batch_progress)
         self.bridge.failed.connect(self._on_failed)
         self.bridge.notice.connect(self._on_model_notice)
-        w.model_label.setText("Model: starting...")
+        self.model_label.setText("Model: starting...")
         self.bridge.start()
         if self.trainer is not None and not self.trainer.busy:  # it waits on this worker's screen
             self.start_trainer(self.trainer_config)  # type: ignore[arg-type]
@@ -122,8 +136,8 @@ class ModelController(QObject):
         self.trainer.busyChanged.connect(self._on_trainer_busy)
         self.trainer.waitingChanged.connect(self._on_trainer_waiting)
         self.trainer.start()
-        self.window.learning.set_available(True)
-        self.window.learning.refresh(self.store)
+        self.learning.set_available(True)
+        self.learning.refresh(self.store)
         self.maybe_train()
 
     def stop(self) -> None:
@@ -140,12 +154,11 @@ class ModelController(QObject):
             self.bridge.suggest_now(image.id)  # type: ignore[arg-type]
 
     def _on_ready(self, info) -> None:
-        w = self.window
         untrained = info.weights_source == "none"
         self.auto_suggest = not untrained or self.suggest_untrained
         device = info.device.split(" (")[0]  # "CPU (2 threads)" -> "CPU"; the whole of it is in the tooltip
-        w.model_label.setText(f"Model v{info.model_version}{' (untrained)' if untrained else ''} on {device}")
-        w.model_label.setToolTip(f"{info.model_name} on {info.device}"
+        self.model_label.setText(f"Model v{info.model_version}{' (untrained)' if untrained else ''} on {device}")
+        self.model_label.setToolTip(f"{info.model_name} on {info.device}"
                                  + (", untrained: it learns from your accepted labels" if untrained else "")
                                  + f".\n{info.message}\nModel → About the model says more.")
         self._say(info.message)
@@ -160,15 +173,14 @@ class ModelController(QObject):
         if self._prompt is not None:  # the worker died or gave up: its answer is not coming
             self._prompt_ended()
         if self.bridge is not None and not self.bridge.running:
-            self.window.model_label.setText("Model: off")
-            self.window.model_label.setToolTip(text)
+            self.model_label.setText("Model: off")
+            self.model_label.setToolTip(text)
 
     def _on_batch_progress(self, progress) -> None:
-        w = self.window
-        w.batch_progress.setRange(0, max(progress.total, 1))
-        w.batch_progress.setValue(progress.done)
-        w.batch_progress.setVisible(progress.running)
-        w.batch_cancel.setVisible(progress.running)
+        self.batch_progress.setRange(0, max(progress.total, 1))
+        self.batch_progress.setValue(progress.done)
+        self.batch_progress.setVisible(progress.running)
+        self.batch_cancel.setVisible(progress.running)
         if not progress.running and progress.total:
             self._say(f"Pre-labeled {progress.done} of {progress.total} images", 10000)
             if self.order == "uncertainty":
@@ -216,7 +228,7 @@ class ModelController(QObject):
             return
         suggestion = Instance(None, image.id, answer.category_id, Polygons.from_json(answer.shape_json),
                               answer.score, Provenance.model(answer.model_version), InstanceStatus.PROPOSED)
-        command = self.session.push(add_instance(suggestion, "Box prompt"))
+        command = self.session.push(add_instance(suggestion, "Box prompt", kind=CommandKind.BOX_PROMPT))
         if command is not None:
             self.session.select([command.changes[0][1].id])  # type: ignore[union-attr]
             self.session.message.emit(f"The model's mask for the box (score {answer.score:.2f}): "
@@ -256,7 +268,7 @@ class ModelController(QObject):
     def on_status(self, image: ImageRecord, before: ImageStatus | None) -> None:
         """An image changed status: an accepted one may make a round due."""
         if ImageStatus.ACCEPTED in (image.status, before):
-            self.window.learning.refresh(self.store)  # "accept N more images" changed
+            self.learning.refresh(self.store)  # "accept N more images" changed
         if image.status == ImageStatus.ACCEPTED:
             self.maybe_train()
 
@@ -280,7 +292,7 @@ class ModelController(QObject):
         elif blocker is not None:  # said at once, not after the trainer has started up
             text = f"No training round: {blocker}"
             self.session.message.emit(text)
-            self.window.learning.round_refused(text)
+            self.learning.round_refused(text)
         elif self.trainer.train():
             self.session.message.emit("Training round requested")
 
@@ -292,18 +304,22 @@ class ModelController(QObject):
         self.session.message.emit("Stopping the round: it is scored on what it learned so far")
 
     def ask_class_map(self) -> None:
-        """Model > Which COCO class each class takes: saved in the project; the model worker
-        reads it when it starts, so it is restarted."""
-        current = class_map(self.store)
-        text = ", ".join(f"{c.name}={current.get(c.name, c.name)}" for c in self.session.categories.values())
+        """Model > Which COCO class each class takes: checked and saved in the project; the
+        model worker reads it when it starts, so it is restarted. A map that does not fit is
+        said and not saved, and the worker keeps running."""
+        from ..core.coco_classes import match_coco_classes
+
+        names = [c.name for c in self.store.categories()]
+        current = match_coco_classes(names, class_map(self.store))  # what the weights would use now
+        text = ", ".join(f"{name}={current.get(name, '')}" for name in names)
         answer, ok = QInputDialog.getText(
             self.window, "COCO class mapping", "With COCO weights, each class starts from the COCO class named "
             "here (empty: none).\nCLASS=COCO_CLASS, comma separated:", text=text)
         if not ok:
             return
         try:
-            set_class_map(self.store, parse_class_map(answer))
-        except ProjectError as exc:
+            save_class_map(self.store, parse_class_map(answer))
+        except UserError as exc:
             QMessageBox.warning(self.window, "COCO class mapping", str(exc))
             return
         self.restart_model()
@@ -315,45 +331,47 @@ class ModelController(QObject):
         if not ok:
             return
         set_retrain_every(self.store, count)
-        self.window.learning.refresh(self.store)
+        self.learning.refresh(self.store)
         self.session.message.emit(f"A round starts after every {count} accepted images" if count else
                                   "Rounds start only when you press Train now")
         self.maybe_train()
 
     def _on_round_started(self, started: RoundStarted) -> None:
-        self.window.learning.round_started(started)
+        self.learning.round_started(started)
         self.train_label.setText(f"Training v{started.version}")
         self.train_label.show()
 
     def _on_round_progress(self, progress: TrainProgress) -> None:
-        self.window.learning.round_progress(progress)
-        verb = "training" if progress.phase == "training" else "scoring"
-        self.train_label.setText(f"v{progress.version} {verb} {progress.step}/{progress.total}")
+        self.learning.round_progress(progress)
+        if progress.phase == "training":
+            self.train_label.setText(f"v{progress.version} training {progress.steps_text()}")
+        else:
+            self.train_label.setText(f"v{progress.version} scoring {progress.step}/{progress.total}")
 
     def _on_round_done(self, done: RoundDone) -> None:
         text = round_message(done)
         self._say(text, 30000)
-        self.window.learning.round_done(done, text)
-        self.window.learning.refresh(self.store)
-        if done.status == "promoted" and self.bridge is not None and self.bridge.running:
+        self.learning.round_done(done, text)
+        self.learning.refresh(self.store)
+        if done.status == RoundStatus.PROMOTED and self.bridge is not None and self.bridge.running:
             self.bridge.client.send(Reload())  # the worker answers Ready with the new version
-        if done.status != "skipped":
+        if done.status != RoundStatus.SKIPPED:
             self.maybe_train()  # labels accepted during the round may make the next one due
 
     def _on_trainer_notice(self, text: str) -> None:
         self._say(text, 30000)
-        self.window.learning.refresh(self.store)
+        self.learning.refresh(self.store)
         if self.trainer is not None and not self.trainer.running:
-            self.window.learning.set_available(False, text)
+            self.learning.set_available(False, text)
 
     def _on_trainer_waiting(self, who: str) -> None:
         """Another live trainer has the project: Train now greys out saying who; back when it ends."""
-        self.window.learning.set_available(not who, who)
+        self.learning.set_available(not who, who)
         if not who:
             self.maybe_train()
 
     def _on_trainer_busy(self, busy: bool) -> None:
-        self.window.learning.set_busy(busy)
+        self.learning.set_busy(busy)
         if not busy:
             self.train_label.hide()
 
@@ -366,7 +384,7 @@ class ModelController(QObject):
     def apply_order(self) -> None:
         """Show the images in path order, or the unreviewed ones the model is least sure
         about first (then the rest, in path order)."""
-        images = self.window.images
+        images = self.images
         everything = list(images.values())  # path order, as the store lists them
         if self.order == "uncertainty":
             version = (self.bridge.info.model_version if self.bridge is not None and self.bridge.info
@@ -374,4 +392,10 @@ class ModelController(QObject):
             first = [images.get(i.id, i) for i in review_order(self.store, version)]  # type: ignore[arg-type]
             seen = {i.id for i in first}
             everything = first + [i for i in everything if i.id not in seen]
-        self.window.browser.set_images(everything)
+        self.ordered.emit(everything)
+
+    def catch_up(self) -> None:
+        """Another connection stored labels (an import): the Learning panel reads the store
+        again, and the newly accepted images may make a round due."""
+        self.learning.refresh(self.store)
+        self.maybe_train()

@@ -137,8 +137,7 @@ class ProjectFiles(QObject):
             session.reload(session.image.id)  # type: ignore[arg-type]
         elif w.images:
             w.open_image(next(iter(w.images)))
-        w.learning.refresh(w.store)
-        w.models.maybe_train()  # imported accepted images may make a round due
+        w.models.catch_up()  # the Learning panel, and a round the imported accepted images may make due
 
     # --- export --------------------------------------------------------------------------
 

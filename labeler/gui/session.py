@@ -1,9 +1,13 @@
 """The open project as the window sees it: the store, the undo histories, the current image,
 its instances, the selection and what is hidden.
 
-Widgets never write the store: they build core commands and hand them to ``push``, and they
-redraw when the Session's signals say something changed. The store commits every command
-before ``push`` returns (autosave: there is nothing to save and nothing to lose on a crash).
+Widgets and tools never write the store: they build core commands and hand them to ``push``
+(classes go through ``add_category`` and ``update_category``), and they redraw when the
+Session's signals say something changed. The store commits every command before ``push``
+returns (autosave: there is nothing to save and nothing to lose on a crash). Besides the
+Session, only the window's controllers write to the project, each what is its own: the model
+controller the training settings (retrain every, class map), the effort counter its counts,
+and the File menu's import and New project, each on a connection of its own.
 """
 
 from __future__ import annotations

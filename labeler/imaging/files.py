@@ -30,6 +30,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from ..core.errors import UserError
+from .reduced import REDUCED_FLAGS as _REDUCED
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")
 
@@ -193,10 +194,7 @@ def scan_images(paths: Iterable[Path], progress: Callable[[int, int], None] | No
     return infos, errors
 
 
-# --- decoding pixels -------------------------------------------------------------------
-
-_REDUCED = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
-            8: cv2.IMREAD_REDUCED_COLOR_8}
+# --- decoding pixels (the reductions and their flags: reduced.py) ------------------------
 
 
 @dataclass(frozen=True)

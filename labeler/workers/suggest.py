@@ -26,6 +26,7 @@ import numpy as np
 from ..core.entities import ImageRecord, Polygons
 from ..core.errors import OptionError
 from ..imaging import ImageReadError, decode_image
+from ..imaging import reduced
 from ..store import ProjectError, ProjectStore
 from ..store.proposals import Suggestion, class_map, current_model_version, store_suggestions
 from .protocol import Failed, Prompted, PromptBox, Ready, Suggested, WorkerConfig
@@ -72,8 +73,8 @@ class Suggester:
         self.category_ids = [c.id for c in categories]  # model label i -> category_ids[i - 1]
         self.version = current_model_version(store)
         weights = Path(config.weights) if config.weights else None
-        self.loaded = load_model(
-            project_model_name(store.project_dir, self.version, config.model_name), [c.name for c in categories],
+        self.loaded = load_model(  # no model named: the checkpoint's, else the registry's default
+            config.model_name, [c.name for c in categories],
             checkpoint=project_checkpoint(store.project_dir, self.version), weights=weights,
             class_map=config.class_map or class_map(store) or None, allow_download=config.allow_download,
             **config.model_overrides)
@@ -99,25 +100,20 @@ class Suggester:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     def ready(self) -> Ready:
-        from ..ml.registry import get_spec
         from ..ml.weights import coco_cache_path
 
-        spec = get_spec(self.loaded.model_name)
-        cache = coco_cache_path(spec)
+        cache = coco_cache_path(self.loaded.spec)
         return Ready(self.device_text, self.loaded.model_name, self.version, self.loaded.source,
-                     self.loaded.message, str(cache) if cache else "",
-                     spec.coco_weights.url if cache else "")  # type: ignore[union-attr]
+                     self.loaded.message, str(cache) if cache else "", self.loaded.spec.coco_url or "")
 
     # --- pixels ------------------------------------------------------------------------
 
     def reduction(self, image: ImageRecord) -> int:
-        """How much smaller the image can be decoded without the model seeing less."""
-        if not image.path.lower().endswith((".jpg", ".jpeg", ".jpe")):
+        """How much smaller the image can be decoded without the model seeing less: its
+        shorter side stays at least the model's min_size (JPEGs only: others gain nothing)."""
+        if not reduced.is_jpeg_name(image.path):
             return 1
-        reduce = 1
-        while reduce < 8 and min(image.width, image.height) / (reduce * 2) >= self.min_size:
-            reduce *= 2
-        return reduce
+        return reduced.reduction(image.width, image.height, min_side=self.min_size)
 
     def load_pixels(self, image: ImageRecord) -> tuple[np.ndarray, int]:
         """RGB pixels for the model and the factor back to full-image pixels."""

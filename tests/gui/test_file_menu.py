@@ -337,6 +337,30 @@ def test_a_bad_import_file_is_one_line_and_stores_nothing(app, project, tmp_path
     assert [c.name for c in host.window.session.categories.values()] == ["cat", "dog"]
 
 
+def test_any_user_error_from_an_import_is_one_line(app, project, tmp_path, qtbot, monkeypatch):
+    """Not only the format's and the store's errors: every UserError (here an OptionError, a
+    ValueError too) is told in a message and the window goes on."""
+    from labeler.core.errors import OptionError
+    from labeler.gui import project_files
+
+    def refuse(*_args, **_kwargs):
+        raise OptionError("--split: a fraction between 0 and 1, not 7")
+
+    monkeypatch.setattr(project_files, "import_labels", refuse)
+    host = app(project)
+    good = coco_file(tmp_path / "good.json", "img0.png")
+
+    def fill(dialog: ImportDialog) -> None:
+        type_into(dialog.paths_edit, str(good))
+        _ok(dialog)
+
+    dialogs = Dialogs().expect(ImportDialog, fill).expect(QMessageBox)
+    press(qtbot, host, K.Key_I)
+    (text,) = dialogs.done()
+    assert text.split("\n")[0] == "--split: a fraction between 0 and 1, not 7"
+    assert host.window.isVisible()
+
+
 def test_export_with_the_command_line_options(app, project, tmp_path, qtbot):
     with ProjectStore.open(project) as store:
         import_coco(store, [coco_file(tmp_path / "coco.json", "img0.png")])
@@ -432,8 +456,8 @@ def test_opening_another_project_stops_the_old_workers_before_new_ones_start(app
     model = tiny_config(a)
     host = app(a, model=model, trainer=trainer_config(model), suggest_untrained=True)
     window = host.window
-    qtbot.waitUntil(lambda: window.bridge.info is not None, timeout=120_000)
-    old = [window.bridge.client, window.models.trainer.client]
+    qtbot.waitUntil(lambda: window.models.bridge.info is not None, timeout=120_000)
+    old = [window.models.bridge.client, window.models.trainer.client]
     pids = [c.pid for c in old]
     assert all(c.alive for c in old)
     old_alive_at_start = []  # for each new worker: was any old one still running when it started?
@@ -451,10 +475,10 @@ def test_opening_another_project_stops_the_old_workers_before_new_ones_start(app
             os.kill(pid, 0)
     new = host.window
     assert new is not window
-    clients = [new.bridge.client, new.models.trainer.client]
+    clients = [new.models.bridge.client, new.models.trainer.client]
     assert [c.config.project_dir for c in clients] == [str(b.resolve())] * 2
     assert not set(c.pid for c in clients) & set(pids)
-    qtbot.waitUntil(lambda: new.bridge.info is not None, timeout=120_000)
+    qtbot.waitUntil(lambda: new.models.bridge.info is not None, timeout=120_000)
     assert all(c.alive for c in clients)
 
 

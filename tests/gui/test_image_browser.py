@@ -13,7 +13,8 @@ pytest.importorskip("PySide6.QtWidgets")
 from PySide6.QtCore import Qt  # noqa: E402
 
 from labeler.core.entities import ImageRecord, ImageStatus  # noqa: E402
-from labeler.gui.widgets.image_browser import ICON_SIZE, PADDING, ImageBrowser, decode_thumbnail  # noqa: E402
+from labeler.gui.widgets.image_browser import ICON_SIZE, PADDING, ImageBrowser  # noqa: E402
+from labeler.imaging.reduced import decode_thumbnail  # noqa: E402
 from labeler.gui.widgets.status_icons import STATUS_TEXT, status_icon  # noqa: E402
 
 from ..conftest import write_image  # noqa: E402
@@ -49,6 +50,12 @@ def set_filter(browser: ImageBrowser, text: str) -> None:
     browser.filter_combo.setCurrentIndex(browser.filter_combo.findText(text))
 
 
+def selected_id(browser: ImageBrowser) -> int | None:
+    """The image whose row is selected in the list, as the person sees it."""
+    rows = browser.view.selectionModel().selectedIndexes()
+    return browser.model.id_at(rows[0].row()) if rows else None
+
+
 def test_filter_by_status_and_search_by_name(browser):
     assert browser.visible_ids() == [1, 2, 3, 4, 5, 6, 7, 8]
     assert [browser.filter_combo.itemText(k) for k in range(browser.filter_combo.count())] == [
@@ -67,23 +74,19 @@ def test_filter_by_status_and_search_by_name(browser):
     assert browser.search_edit.placeholderText() == "Search by name (Ctrl+F)"
 
 
-def test_counts_text(browser):
-    assert browser.counts_text() == "8 images · 2 accepted · 1 in review · 2 proposed · 3 unlabeled"
-    browser.update_image(ImageRecord(1, NAMES[0], 64, 48, A))
-    assert browser.counts_text() == "8 images · 3 accepted · 1 in review · 2 proposed · 2 unlabeled"
-
-
 def test_update_image_changes_what_the_filter_shows(browser, qtbot):
     set_filter(browser, "Not accepted yet")
     browser.set_current(2)
     with qtbot.assertNotEmitted(browser.imageActivated):
         browser.update_image(ImageRecord(2, NAMES[1], 64, 48, A))  # the current row leaves
         assert browser.visible_ids() == [1, 3, 5, 6, 8]
-        assert browser.current_id() == 2  # still the open image, though hidden
+        assert selected_id(browser) is None  # the open image is hidden, not forgotten
         browser.update_image(ImageRecord(7, NAMES[6], 64, 48, R))  # comes back in order
         assert browser.visible_ids() == [1, 3, 5, 6, 7, 8]
         browser.update_image(ImageRecord(3, NAMES[2], 64, 48, P))  # stays, repaints
         assert browser.visible_ids() == [1, 3, 5, 6, 7, 8]
+    set_filter(browser, "All")
+    assert selected_id(browser) == 2  # shown again, selected again
     set_filter(browser, "Proposed")
     assert browser.visible_ids() == [3, 6]
 
@@ -94,14 +97,14 @@ def test_click_activates_but_set_current_does_not(browser, qtbot):
     view, model = browser.view, browser.model
     with qtbot.assertNotEmitted(browser.imageActivated):
         browser.set_current(4)
-    assert browser.current_id() == 4
+    assert selected_id(browser) == 4
     assert view.selectionModel().isSelected(model.index(3))
 
     rect = view.visualRect(model.index(2))
     with qtbot.waitSignal(browser.imageActivated) as blocker:
         qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     assert blocker.args == [3]
-    assert browser.current_id() == 3
+    assert selected_id(browser) == 3
 
     with qtbot.waitSignal(browser.imageActivated) as blocker:
         qtbot.keyClick(view, Qt.Key.Key_Down)
@@ -111,7 +114,7 @@ def test_click_activates_but_set_current_does_not(browser, qtbot):
         browser.search_edit.setText("dog")
         browser.search_edit.clear()
         browser.set_images(records())
-    assert browser.current_id() == 4
+    assert selected_id(browser) == 4
     assert view.selectionModel().isSelected(model.index(3))
 
 
@@ -183,9 +186,9 @@ def test_decode_thumbnail_fits_and_reads_non_ascii_paths(tmp_path):
     assert thumb is not None and thumb.shape == (54, 96, 3)
     small = write_image(tmp_path / "small.png", 40, 30)
     assert decode_thumbnail(small, 96, (40, 30)).shape == (30, 40, 3)  # never enlarged
-    assert decode_thumbnail(tmp_path / "missing.png") is None
+    assert decode_thumbnail(tmp_path / "missing.png", 96) is None
     (tmp_path / "junk.jpg").write_bytes(b"\xff\xd8\xff not really")
-    assert decode_thumbnail(tmp_path / "junk.jpg") is None
+    assert decode_thumbnail(tmp_path / "junk.jpg", 96) is None
 
 
 def test_status_icons(qapp):

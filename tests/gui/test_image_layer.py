@@ -187,7 +187,7 @@ def test_decode_image_normalises_to_8_bit_bgr(tmp_path):
 def test_decode_image_applies_exif_orientation(tmp_path):
     """The product's one rule (README): pixels as displayed, like labelme and detectron2;
     the thumbnails follow it too."""
-    from labeler.gui.widgets.image_browser import decode_thumbnail
+    from labeler.imaging.reduced import decode_thumbnail
 
     path = tmp_path / "rotated.jpg"
     exif = Image.Exif()

@@ -46,10 +46,10 @@ def wait(condition):
     return condition()
 
 
-ready = wait(lambda: window.bridge.info is not None)
+ready = wait(lambda: window.models.bridge.info is not None)
 window.models.train_now()
 training = wait(lambda: window.models.trainer.last is not None)  # a round is under way
-print(window.bridge.client.pid, window.models.trainer.client.pid, ready, training, flush=True)
+print(window.models.bridge.client.pid, window.models.trainer.client.pid, ready, training, flush=True)
 app.exec()
 """
 

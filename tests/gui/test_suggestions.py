@@ -94,13 +94,13 @@ def test_the_model_worker_feeds_the_window(tmp_path, open_window, person, qtbot)
     window = open_window(project, model=tiny_config(project), suggest_untrained=True)
     me = person(window)
     window.score_slider.setValue(0)
-    qtbot.waitUntil(lambda: window.bridge.info is not None, timeout=120_000)
-    assert "untrained" in window.model_label.text()
+    qtbot.waitUntil(lambda: window.models.bridge.info is not None, timeout=120_000)
+    assert "untrained" in window.models.model_label.text()
     # The image on screen gets suggestions, then the batch covers the rest.
     qtbot.waitUntil(lambda: any(i.status == InstanceStatus.PROPOSED
                                 for i in window.session.instances.values()), timeout=120_000)
-    qtbot.waitUntil(lambda: not window.batch_progress.isVisible() and window.batch_progress.value() > 0,
-                    timeout=120_000)
+    batch = window.models.batch_progress
+    qtbot.waitUntil(lambda: not batch.isVisible() and batch.value() > 0, timeout=120_000)
     with ProjectStore.open(project) as store:
         assert all(i.status == ImageStatus.PROPOSED for i in store.images())
 
@@ -117,7 +117,7 @@ def test_the_model_worker_feeds_the_window(tmp_path, open_window, person, qtbot)
     assert accepted.status == InstanceStatus.ACCEPTED and str(accepted.provenance) == "model v0"
 
     # The worker dies: the window says so, a new one starts, labels are untouched.
-    os.kill(window.bridge.client.pid, signal.SIGKILL)
+    os.kill(window.models.bridge.client.pid, signal.SIGKILL)
     qtbot.waitUntil(lambda: "restarted" in window.statusBar().currentMessage(), timeout=60_000)
-    qtbot.waitUntil(lambda: window.bridge.client.alive, timeout=60_000)
+    qtbot.waitUntil(lambda: window.models.bridge.client.alive, timeout=60_000)
     assert {i.id: i for i in stored(window)[0]}[new_id] == accepted

@@ -114,9 +114,6 @@ class AssistTool(RectangleTool):
         """An answer is still on its way."""
         return self.run is not None and self._answered < self.run.asked
 
-    def busy(self) -> bool:
-        return self.run is not None or self.anchor is not None
-
     # --- mouse -----------------------------------------------------------------------------
 
     def press(self, ev: CanvasEvent) -> None:

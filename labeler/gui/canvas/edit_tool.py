@@ -26,9 +26,6 @@ class EditTool(Tool):
         self.shape = None
         self.label = ""
 
-    def busy(self) -> bool:
-        return self.mode is not None
-
     def press(self, ev: CanvasEvent) -> None:
         if ev.button != Qt.MouseButton.LeftButton:
             return

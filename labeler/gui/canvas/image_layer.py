@@ -43,6 +43,7 @@ from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import QGraphicsItem
 
 from ...imaging import ImageReadError, decode_image
+from ...imaging.reduced import is_jpeg_name, reduction
 
 DEFAULT_TILE = 512
 SKIP_HALF_ABOVE = 512 * 2**20  # level-0 bytes above which the 1/2 level is virtual
@@ -273,10 +274,7 @@ def preview_reduction(width: int, height: int, above: int = PREVIEW_ABOVE,
     preview to at most `target` pixels (8 when none does: libjpeg scales no further)."""
     if width * height <= above:
         return 1
-    for reduce in (2, 4, 8):
-        if -(-width // reduce) * -(-height // reduce) <= target:
-            return reduce
-    return 8
+    return max(2, reduction(width, height, max_pixels=target))  # a preview is at least halved
 
 
 class _LatestOnlyWorker:
@@ -340,7 +338,7 @@ class ImageLoader(QObject):
         self._current = rid = self._last_id
         path = Path(path)
         reduce = preview_reduction(size[0], size[1], self._preview_above, self._preview_pixels)
-        if reduce > 1 and path.suffix.lower() in (".jpg", ".jpeg", ".jpe"):
+        if reduce > 1 and is_jpeg_name(path):
             self._preview.submit(partial(self._work, rid, path, reduce, size))
         else:
             self._preview.submit(None)

@@ -56,9 +56,6 @@ class SelectionItem(QGraphicsItem):
             return self._entries[0][0], self._entries[0][1]  # type: ignore[return-value]
         return None
 
-    def shape_of(self, instance_id: int) -> Shape | None:
-        return next((s for i, s, _ in self._entries if i.id == instance_id), None)
-
     def instance_at(self, pos: QPointF, tolerance: float) -> int | None:
         probe = QPainterPath()
         probe.addEllipse(pos, tolerance, tolerance)

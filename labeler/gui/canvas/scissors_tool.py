@@ -170,9 +170,6 @@ class ScissorsTool(Tool):
     def working(self) -> bool:
         return bool(self._closing) or (self.run is not None and not self.ready)
 
-    def busy(self) -> bool:
-        return self.run is not None
-
     # --- mouse and keys ------------------------------------------------------------------------
 
     def press(self, ev: CanvasEvent) -> None:

@@ -207,7 +207,7 @@ class ShapeLayer(QGraphicsObject):
             self._draw_fallback(painter, key)
         if wanted:
             self._queue = wanted  # only what the latest frame needs
-            if not self._rendering:
+            if not self._rendering and not self._timer.isActive():  # a repaint is no move: view_moved restarts it
                 self._timer.start(SETTLE_MS)
 
     def view_moved(self) -> None:

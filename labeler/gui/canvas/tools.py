@@ -15,6 +15,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QPainterPath, QPainterPathStroker, QPolygonF
 
 from ...core import commands
+from ...core.commands import CommandKind
 from ...core.entities import Instance, Polygons, Provenance
 from ...geometry import from_shapely, overlaps, simplify, subtract, to_rle, to_shapely, union
 from ..session import Session
@@ -88,10 +89,6 @@ class Tool:
         """A wheel turn over the canvas (120 per notch): True if the tool took it (no zoom)."""
         return False
 
-    def busy(self) -> bool:
-        """In the middle of a gesture (switching images would lose it)."""
-        return False
-
     def _category_for_new(self) -> int | None:
         category = self.session.current_category()
         if category is None:
@@ -99,7 +96,7 @@ class Tool:
             return None
         return category.id
 
-    def _add(self, shape, label: str, on_purpose: bool = False) -> None:
+    def _add(self, shape, label: str, kind: CommandKind, on_purpose: bool = False) -> None:
         """Add a new instance and select it (so 1-9 relabels it). Selected not `on_purpose`:
         the brush does not paint into a rectangle or polygon just because it was drawn last."""
         category_id = self._category_for_new()
@@ -107,7 +104,8 @@ class Tool:
         if category_id is None or image is None:
             return
         command = self.session.push(commands.add_instance(
-            Instance(None, image.id, category_id, shape, provenance=Provenance.manual()), label))  # type: ignore[arg-type]
+            Instance(None, image.id, category_id, shape, provenance=Provenance.manual()),  # type: ignore[arg-type]
+            label, kind=kind))
         if command is not None:
             self.session.select([command.changes[0][1].id], on_purpose=on_purpose)  # type: ignore[union-attr]
 
@@ -116,7 +114,7 @@ class Tool:
         effort meter) on its image, and select it if that image is still on screen."""
         command = self.session.push(commands.add_instance(
             Instance(None, image_id, category_id, shape, provenance=Provenance.assisted(tool)), label,
-            gestures=gestures))
+            gestures=gestures, kind=CommandKind.ASSISTED))
         if command is not None and self.session.image is not None and self.session.image.id == image_id:
             self.session.select([command.changes[0][1].id], on_purpose=False)  # type: ignore[union-attr]
 
@@ -173,9 +171,6 @@ class PolygonTool(Tool):
         self._cursor: QPointF | None = None
         self._freehand = False
 
-    def busy(self) -> bool:
-        return bool(self.points)
-
     def press(self, ev: CanvasEvent) -> None:
         if ev.button != Qt.MouseButton.LeftButton:
             return
@@ -229,7 +224,7 @@ class PolygonTool(Tool):
         if shape is None:
             self.session.message.emit("That polygon has no area; nothing added")
             return
-        self._add(shape, "Add polygon")
+        self._add(shape, "Add polygon", CommandKind.ADD_POLYGON)
 
     def cancel(self) -> None:
         self.points = []
@@ -257,9 +252,6 @@ class RectangleTool(Tool):
         super().__init__(host)
         self.anchor: QPointF | None = None
 
-    def busy(self) -> bool:
-        return self.anchor is not None
-
     def press(self, ev: CanvasEvent) -> None:
         if ev.button == Qt.MouseButton.LeftButton:
             self.anchor = self._clamp(ev.pos)
@@ -277,7 +269,7 @@ class RectangleTool(Tool):
         self.cancel()
         if min(abs(a.x() - b.x()), abs(a.y() - b.y())) * self.host.scale < 3:
             return  # a click, not a rectangle
-        self._add(Polygons.rectangle(a.x(), a.y(), b.x(), b.y()), "Add rectangle")
+        self._add(Polygons.rectangle(a.x(), a.y(), b.x(), b.y()), "Add rectangle", CommandKind.ADD_RECTANGLE)
 
     def key(self, key: int, modifiers) -> bool:
         if key == Qt.Key.Key_Escape and self.anchor is not None:
@@ -321,9 +313,6 @@ class BrushTool(Tool):
         self.stroke: list[QPointF] = []
         self._shift = False
 
-    def busy(self) -> bool:
-        return bool(self.stroke)
-
     def press(self, ev: CanvasEvent) -> None:
         if ev.button != Qt.MouseButton.LeftButton:
             return
@@ -356,13 +345,15 @@ class BrushTool(Tool):
         if self.erase:
             left = subtract(target.shape, stroke, h, w)  # type: ignore[union-attr]
             if left is None:
-                self.session.push(commands.delete_instances([target], "Erase"))  # type: ignore[list-item]
+                wiped = commands.delete_instances([target], "Erase", CommandKind.STROKE)  # type: ignore[list-item]
+                self.session.push(wiped)
             else:
                 self.session.push(commands.paint_mask(target, left, erase=True))  # type: ignore[arg-type]
         elif target is not None:
             self.session.push(commands.paint_mask(target, union(target.shape, stroke, h, w)))
         else:
-            self._add(to_rle(stroke, h, w), "Paint", on_purpose=True)  # the next strokes go on painting it
+            # on purpose: the next strokes go on painting it
+            self._add(to_rle(stroke, h, w), "Paint", CommandKind.STROKE, on_purpose=True)
         self._say_target(self._area([ev.pos]))
 
     def _area(self, points: list[QPointF]) -> Polygons | None:

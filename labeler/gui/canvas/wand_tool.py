@@ -178,9 +178,6 @@ class WandTool(Tool):
         """An answer is still on its way (a mask kept with Enter and still being traced counts too)."""
         return bool(self._keeping) or (self.run is not None and self._answered < self.run.asked)
 
-    def busy(self) -> bool:
-        return self.run is not None
-
     @property
     def tolerance(self) -> int:
         return self._tolerance

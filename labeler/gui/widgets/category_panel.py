@@ -1,5 +1,6 @@
 """The classes of the project: pick the class for new shapes (or press 1-9), add, rename and
-recolour. Names are checked by the store (empty or duplicate names get a clear message)."""
+recolour. Names are checked by the store (empty or duplicate names get a clear message in
+one line)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout, QWidget,
 )
 
-from ...store import ProjectError
+from ...core.errors import UserError
+from ...core.names import name_problem
 from ..session import Session
 
 
@@ -78,8 +80,14 @@ class CategoryPanel(QWidget):
             return
         name, ok = QInputDialog.getText(self, "Rename class", f"New name for {category.name!r}:",
                                         text=category.name)
-        if ok and name.strip() != category.name:
-            self._try(lambda: self.session.update_category(replace(category, name=name.strip())))
+        name = name.strip()
+        if not ok or name == category.name:
+            return
+        problem = name_problem(name)  # before the Category is made: it refuses an empty name
+        if problem:
+            QMessageBox.warning(self, "Class not changed", problem)
+            return
+        self._try(lambda: self.session.update_category(replace(category, name=name)))
 
     def recolor(self) -> None:
         category = self.session.current_category()
@@ -92,5 +100,5 @@ class CategoryPanel(QWidget):
     def _try(self, action) -> None:
         try:
             action()
-        except (ValueError, ProjectError) as exc:  # an empty or duplicate name
+        except UserError as exc:  # an empty or duplicate name
             QMessageBox.warning(self, "Class not changed", str(exc))

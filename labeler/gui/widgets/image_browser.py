@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import bisect
 import functools
-from collections import Counter, OrderedDict
+from collections import OrderedDict
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
 
-import cv2
-import numpy as np
 from PySide6.QtCore import (QAbstractListModel, QItemSelection, QItemSelectionModel, QModelIndex,
                             QObject, QRect, QSize, Qt, QThreadPool, Signal)
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen, QPixmap
@@ -27,6 +25,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QLineE
                                QStyle, QStyledItemDelegate, QVBoxLayout, QWidget)
 
 from ...core.entities import ImageRecord, ImageStatus
+from ...imaging.reduced import decode_thumbnail
 from .status_icons import STATUS_COLORS, STATUS_TEXT, status_icon, status_pixmap
 
 THUMB_SIZE = 96  # decoded thumbnails fit this square (sharp at 1.5x of the 64 px shown)
@@ -46,34 +45,6 @@ FILTERS: list[tuple[str, frozenset[ImageStatus] | None]] = [
     ("Not accepted yet", frozenset(_ORDER[:3])),
 ]
 ORDERS = (("Order: path", "path"), ("Order: least certain first", "uncertainty"))
-_REDUCED = {8: cv2.IMREAD_REDUCED_COLOR_8, 4: cv2.IMREAD_REDUCED_COLOR_4,
-            2: cv2.IMREAD_REDUCED_COLOR_2, 1: cv2.IMREAD_COLOR}
-
-
-def decode_thumbnail(path: Path, max_side: int = THUMB_SIZE,
-                     source_size: tuple[int, int] | None = None) -> np.ndarray | None:
-    """A BGR image that fits max_side, or None for a file that cannot be decoded.
-
-    JPEG decodes at 1/2, 1/4 or 1/8 scale straight from the DCT; the factor is picked from
-    the known size to stay just above max_side. numpy reads the bytes because cv2.imread
-    cannot open non-ASCII paths on Windows and logs a warning for every missing file."""
-    longest = max(source_size) if source_size else 0
-    factor = next((f for f in (8, 4, 2) if longest / f >= max_side), 1)
-    try:
-        data = np.fromfile(path, dtype=np.uint8)
-        image = cv2.imdecode(data, _REDUCED[factor])  # OpenCV turns it by its EXIF orientation, as decode_image does
-    except (cv2.error, OSError, ValueError, MemoryError):
-        return None
-    if image is None or image.size == 0:
-        return None
-    h, w = image.shape[:2]
-    if max(h, w) > max_side:
-        scale = max_side / max(h, w)
-        size = (max(1, round(w * scale)), max(1, round(h * scale)))
-        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-    return np.ascontiguousarray(image)
-
-
 def _decode_job(relay: _Relay, key: str, path: Path, source_size: tuple[int, int] | None) -> None:
     """Runs in a worker thread. Whatever a strange file throws must still end in a report, or
     its row would wait for a thumbnail forever; so this one place catches everything."""
@@ -189,7 +160,6 @@ class ImageListModel(QAbstractListModel):
         self._key_pos: dict[str, int] = {}  # thumbnail key -> position, filled as rows paint
         self._statuses: frozenset[ImageStatus] | None = None
         self._needle = ""
-        self.counts: Counter[ImageStatus] = Counter()
         self.problems: dict[int, str] = {}  # image id -> why it could not be read when opened
         loader.loaded.connect(self._on_thumbnail)
 
@@ -239,7 +209,6 @@ class ImageListModel(QAbstractListModel):
         self._names = [im.path.casefold() for im in self._images]
         self._pos = {im.id: k for k, im in enumerate(self._images)}  # type: ignore[misc]
         self._key_pos = {}
-        self.counts = Counter(im.status for im in self._images)
         self._shown = self._filtered()
         self.endResetModel()
 
@@ -254,8 +223,6 @@ class ImageListModel(QAbstractListModel):
         pos = self._pos.get(image.id)  # type: ignore[arg-type]
         if pos is None:
             return
-        self.counts[self._images[pos].status] -= 1
-        self.counts[image.status] += 1
         self._images[pos], self._names[pos] = image, image.path.casefold()
         row, wanted = self.row_of(image.id), self._accepts(pos)  # type: ignore[arg-type]
         if row is not None and wanted:
@@ -437,22 +404,11 @@ class ImageBrowser(QWidget):
         """The image could not be read (problem: why), or could again (None)."""
         self.model.set_problem(image_id, problem)
 
-    def current_id(self) -> int | None:
-        """The image last set or picked, even while the filter hides it."""
-        return self._current_id
-
     def visible_ids(self) -> list[int]:
         return self.model.visible_ids()
 
     def neighbour(self, image_id: int, step: int) -> int | None:
         return self.model.neighbour(image_id, step)
-
-    def counts_text(self) -> str:
-        counts = self.model.counts
-        total = sum(counts.values())
-        parts = [f"{total} image{'' if total == 1 else 's'}"]
-        parts += [f"{counts[s]} {STATUS_TEXT[s].lower()}" for s in reversed(_ORDER)]
-        return " · ".join(parts)
 
     @contextmanager
     def _silently(self) -> Iterator[None]:

@@ -16,7 +16,8 @@ from PySide6.QtWidgets import (
     QCheckBox, QDialog, QDialogButtonBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget,
 )
 
-from ...downloads import DownloadError, download
+from ...core.errors import UserError
+from ...downloads import download
 from ...workers.protocol import Ready
 from ..preferences import offline, set_offline
 from .task_dialog import Cancelled, TaskDialog
@@ -109,7 +110,7 @@ class ModelDialog(QDialog):
         except Cancelled:
             self.result.setText("Download cancelled; nothing was kept.")
             return
-        except (DownloadError, OSError) as exc:
+        except (UserError, OSError) as exc:
             self.result.setText(f"{exc}\nYou can copy the file into the folder above by hand.")
             return
         self.result.setText(f"{wanted.name} is in place; the model restarts with it.")

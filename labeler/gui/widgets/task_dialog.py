@@ -20,12 +20,10 @@ from typing import Any, Callable
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QDialog, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
-from ...formats import FormatError
-from ...imaging import ImageReadError
-from ...store import ProjectError
+from ...core.errors import UserError
 
-# What bad input raises: shown as one line, never as a traceback.
-USER_ERRORS = (ProjectError, FormatError, ImageReadError, OSError, sqlite3.Error)
+# What bad input or a bad disk raises: shown as one line, never as a traceback.
+USER_ERRORS = (UserError, OSError, sqlite3.Error)
 
 
 class Cancelled(Exception):
