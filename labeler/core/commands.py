@@ -1,7 +1,7 @@
 """Commands: every user edit, as a small reversible change.
 
 A command is a list of instance changes ``(before, after)`` (``None`` on one side for an
-add or a delete) plus, at most, one change of the image's status. Applying it writes the
+add or a delete) plus, at most, one change of the image's status and one of its tags. Applying it writes the
 ``after`` states, reverting it writes the ``before`` states; the Document it is applied to
 (the SQLite store, or an in-memory one in tests) runs each apply or revert in one
 transaction, so a command is either fully saved or not at all.
@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from enum import Enum
-from typing import Iterable, Protocol, ContextManager
+from typing import Iterable, Protocol, ContextManager, Sequence
 
+from .attributes import Value, normal_tags
 from .entities import ImageRecord, ImageStatus, Instance, InstanceStatus, Shape
 
 
@@ -35,6 +36,10 @@ class Document(Protocol):
 
     def remove_instance(self, instance_id: int) -> None: ...
 
+    def set_image_tags(self, image_id: int, tags: Sequence[str]) -> None:
+        """Only commands with a tags change call it."""
+        ...
+
 
 class CommandKind(Enum):
     """What a command is; its label is only what the undo menu shows."""
@@ -50,6 +55,8 @@ class CommandKind(Enum):
     RELABEL = "relabel"
     REVIEW = "review"  # suggestions accepted or rejected
     MARK_IMAGE = "mark image"  # the image's status set
+    ATTRIBUTE = "attribute"  # an instance attribute set (a key or the form)
+    TAG_IMAGE = "tag image"  # image tags added or removed
     OTHER = "other"  # built by hand (Command(...)); the effort meter counts it as one key
 
 
@@ -63,6 +70,7 @@ class Command:
     label: str
     changes: list[tuple[Instance | None, Instance | None]] = field(default_factory=list)
     status_change: tuple[ImageStatus, ImageStatus] | None = None
+    tags_change: tuple[tuple[str, ...], tuple[str, ...]] | None = None  # the image's tags before, after
     starts_review: bool = True  # an edit on an unreviewed image puts it "in review"
     kind: CommandKind = CommandKind.OTHER
     gestures: int | None = None  # pointer actions the tool counted (an assisted mask: box and clicks)
@@ -82,6 +90,8 @@ class Command:
                 self.changes[i] = (before, stored)
         if self.status_change is not None:
             doc.set_image_status(self.image_id, self.status_change[1])
+        if self.tags_change is not None:
+            doc.set_image_tags(self.image_id, self.tags_change[1])
         self._applied_once = True
 
     def revert(self, doc: Document) -> None:
@@ -92,6 +102,14 @@ class Command:
                 doc.put_instance(before)
         if self.status_change is not None:
             doc.set_image_status(self.image_id, self.status_change[0])
+        if self.tags_change is not None:
+            doc.set_image_tags(self.image_id, self.tags_change[0])
+
+    @property
+    def empty(self) -> bool:
+        """Nothing would change (such a command is not pushed)."""
+        return not self.changes and self.status_change is None and self.tags_change is None
+
 
 def _edited(instance: Instance, **changes) -> Instance:
     """A person's change to an instance: a suggestion becomes an accepted, edited label."""
@@ -158,6 +176,35 @@ def set_image_status(image: ImageRecord, status: ImageStatus) -> Command:
     label = "Mark accepted" if status == ImageStatus.ACCEPTED else f"Mark {status.value}"
     return Command(image.id, label, [], (image.status, status), starts_review=False,  # type: ignore[arg-type]
                    kind=CommandKind.MARK_IMAGE)
+
+
+def set_attributes(instances: Iterable[Instance], name: str, value: Value | None) -> Command:
+    """One attribute of every given instance (of one image) set to `value` (None: back to
+    the default), as one undo step. The shape, its provenance and the review status stay:
+    an attribute says something about the object, not who drew it. The store checks the
+    value against the class's spec (ProjectError if it does not fit)."""
+    instances = list(instances)
+    changes = [(i, replace(i, attributes=i.attributes.set(name, value))) for i in instances]
+    changes = [(b, a) for b, a in changes if a.attributes != b.attributes]
+    shown = "default" if value is None else (str(value).lower() if isinstance(value, bool) else value)
+    label = f"Set {name} = {shown}" + (f" on {len(changes)}" if len(changes) > 1 else "")
+    return Command(_one_image(instances), label, changes, kind=CommandKind.ATTRIBUTE)
+
+
+def tag_image(image_id: int, current: Sequence[str], add: Iterable[str] = (),
+              remove: Iterable[str] = ()) -> Command:
+    """Add and remove image tags (`current`: the tags it has now). ValueError (one line) for
+    a tag that is not a usable name. It does not start a review."""
+    before = normal_tags(current)
+    removed = set(remove)
+    after = normal_tags([t for t in before if t not in removed] + [t for t in add if t not in removed])
+    added = [t for t in after if t not in before]
+    gone = [t for t in before if t not in after]
+    label = ("Tag " + ", ".join(added) if added else "") + (" " if added and gone else "") + (
+        "Untag " + ", ".join(gone) if gone else "")
+    change = (before, after) if before != after else None
+    return Command(image_id, label or "Tags", [], tags_change=change, starts_review=False,
+                   kind=CommandKind.TAG_IMAGE)
 
 
 def _one_image(instances: list[Instance]) -> int:

@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass, field
 from enum import Enum
 
+from .attributes import EMPTY, Attributes
+
 
 class ImageStatus(str, Enum):
     UNLABELED = "unlabeled"  # nobody and no model has touched it
@@ -214,6 +216,11 @@ class Instance:
     score: float | None = None
     provenance: Provenance = field(default_factory=Provenance)
     status: InstanceStatus = InstanceStatus.ACCEPTED
+    attributes: Attributes = EMPTY  # name -> value (core/attributes.py); a plain dict is converted
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.attributes, Attributes):
+            object.__setattr__(self, "attributes", Attributes(self.attributes))
 
 
 # A fixed, well-separated palette (Sasha Trubetskoy's 20 distinct colours); new categories

@@ -24,7 +24,8 @@ from .session import Session
 from .settings import settings
 from .widgets.category_panel import CategoryPanel
 from .widgets.image_browser import ImageBrowser
-from .widgets.instance_list import InstanceList
+from .widgets.attribute_editor import edit_class_attributes, edit_image_tags
+from .widgets.instance_list import InstancePanel
 from .widgets.messages import MessageLog, StatusBar
 from .widgets.shortcut_sheet import ShortcutSheet
 
@@ -57,10 +58,11 @@ class MainWindow(QMainWindow):
         self.canvas = CanvasView(self.session)
         self.setCentralWidget(self.canvas)
         self.browser = ImageBrowser(store.image_path)
-        self.instance_list = InstanceList(self.session)
+        self.instance_panel = InstancePanel(self.session)
+        self.instance_list = self.instance_panel.list
         self.categories = CategoryPanel(self.session)
         self.browser_dock = self._dock("Images", self.browser, Qt.DockWidgetArea.LeftDockWidgetArea)
-        self.instance_dock = self._dock("Instances", self.instance_list, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.instance_dock = self._dock("Instances", self.instance_panel, Qt.DockWidgetArea.RightDockWidgetArea)
         self.category_dock = self._dock("Classes", self.categories, Qt.DockWidgetArea.RightDockWidgetArea)
         self.learning = self.models.learning
         self.learning_dock = self._dock("Learning", self.learning, Qt.DockWidgetArea.RightDockWidgetArea)
@@ -105,10 +107,11 @@ class MainWindow(QMainWindow):
             action.setShortcuts([QKeySequence(k) for k in spec.keys])
             action.setToolTip(f"{spec.text} ({', '.join(spec.keys)})" if spec.keys else spec.text)
             action.setCheckable(spec.checkable)
-            action.triggered.connect(getattr(self, f"do_{spec.name}"))
+            slot = getattr(self, f"do_{spec.name}")
+            action.triggered.connect(slot if spec.arg is None else lambda _=False, s=slot, a=spec.arg: s(a))
             if spec.name.startswith("tool_"):
                 tools.addAction(action)
-            menus[spec.menu].addAction(action)
+            (menus[spec.menu] if spec.menu else self).addAction(action)
             if spec.toolbar:
                 action.setIconText(spec.toolbar)
                 toolbar.addAction(action)
@@ -403,6 +406,15 @@ class MainWindow(QMainWindow):
         if ok:
             category = next(c for c in self.session.categories.values() if c.name == name)
             self.session.relabel_selected(category.id, move_picker=False)  # type: ignore[arg-type]
+
+    def do_class_attributes(self) -> None:
+        edit_class_attributes(self, self.session)
+
+    def do_toggle_attribute(self, n: int) -> None:
+        self.session.toggle_attribute(n)
+
+    def do_image_tags(self) -> None:
+        edit_image_tags(self, self.session)
 
     def pick_class(self, n: int) -> None:
         ids = list(self.session.categories)

@@ -16,8 +16,10 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
-from ..core.commands import Command, accept, reject, relabel, set_image_status
+from ..core.attributes import AttributeKind, AttributeSpec, Value
+from ..core.commands import Command, accept, reject, relabel, set_attributes, set_image_status, tag_image
 from ..core.entities import Category, ImageRecord, ImageStatus, Instance, InstanceStatus
+from ..core.errors import UserError
 from ..core.history import History, Histories
 from ..store import ProjectStore
 
@@ -31,6 +33,8 @@ class Session(QObject):
     categoriesChanged = Signal()
     currentCategoryChanged = Signal(object)  # Category | None
     historyChanged = Signal()  # undo/redo availability or labels
+    attributeSpecsChanged = Signal()  # a class's attribute specs were set
+    imageTagsChanged = Signal(object)  # tuple[str, ...]: the current image's tags
     message = Signal(str)  # a line for the status bar
 
     def __init__(self, store: ProjectStore, parent: QObject | None = None) -> None:
@@ -47,6 +51,8 @@ class Session(QObject):
         self.score_threshold = 0.5  # suggestions scoring less are neither drawn nor accepted in bulk
         self.categories: dict[int, Category] = {c.id: c for c in store.categories()}  # type: ignore[misc]
         self.current_category_id: int | None = next(iter(self.categories), None)
+        self.specs: dict[int, tuple[AttributeSpec, ...]] = store.specs_by_category()
+        self.image_tags: tuple[str, ...] = ()  # of the current image
         self._pickers: dict[int, tuple[int | None, int | None]] = {}  # id(relabel command) -> picker before, after
 
     # --- images ------------------------------------------------------------------------
@@ -60,7 +66,9 @@ class Session(QObject):
                           if image_id is not None else {})
         self.selection = ()
         self.hidden.clear()
+        self.image_tags = self.store.image_tags(image_id) if image_id is not None else ()
         self.imageChanged.emit(self.image)
+        self.imageTagsChanged.emit(self.image_tags)
         self.selectionChanged.emit(self.selection)
         self.historyChanged.emit()
 
@@ -115,19 +123,25 @@ class Session(QObject):
 
     def push(self, command: Command) -> Command | None:
         """Apply, store and record a command; a command with nothing in it is dropped."""
-        if not command.changes and command.status_change is None:
+        if command.empty:
             return None
         return self.histories.push(command)
 
     def undo(self) -> None:
-        history = self.history
-        if history is None or history.undo() is None:
-            self.message.emit("Nothing to undo on this image")
+        self._step_history("undo")
 
     def redo(self) -> None:
+        self._step_history("redo")
+
+    def _step_history(self, action: str) -> None:
         history = self.history
-        if history is None or history.redo() is None:
-            self.message.emit("Nothing to redo on this image")
+        try:
+            done = getattr(history, action)() if history is not None else None
+        except UserError as exc:  # e.g. a value a class's attribute no longer takes
+            self.message.emit(f"Cannot {action}: {exc}")
+            return
+        if done is None:
+            self.message.emit(f"Nothing to {action} on this image")
 
     def relabel_selected(self, category_id: int, move_picker: bool = True) -> Command | None:
         """Give the selection another class. `move_picker`: the class for new shapes follows
@@ -167,6 +181,9 @@ class Session(QObject):
         if command.status_change is not None:
             self.image = self.store.get_image(self.image.id)  # type: ignore[arg-type]
             self.imageStatusChanged.emit(self.image)
+        if command.tags_change is not None:
+            self.image_tags = self.store.image_tags(self.image.id)  # type: ignore[arg-type]
+            self.imageTagsChanged.emit(self.image_tags)
         if removed & set(self.selection):
             self._keep_selected(i for i in self.selection if i not in removed)
         picker = self._pickers.get(id(command))
@@ -269,3 +286,48 @@ class Session(QObject):
         self.store.update_category(category)
         self.categories[category.id] = category  # type: ignore[index]
         self.categoriesChanged.emit()
+
+    # --- attributes and tags -------------------------------------------------------------
+
+    def attribute_specs(self, category_id: int) -> tuple[AttributeSpec, ...]:
+        return self.specs.get(category_id, ())
+
+    def set_attribute_specs(self, category_id: int, specs) -> int:
+        """Define a class's attributes (not undoable, like classes); returns how many
+        instances lost a value (store/attributes.py)."""
+        dropped = self.store.set_attribute_specs(category_id, list(specs))
+        self.specs = self.store.specs_by_category()
+        self.attributeSpecsChanged.emit()
+        if dropped and self.image is not None:
+            self.reload(self.image.id)  # type: ignore[arg-type]
+        return dropped
+
+    def set_attribute(self, name: str, value: Value | None) -> Command | None:
+        """One undo step: `name` set on every selected instance whose class defines it."""
+        chosen = [i for i in self.selected_instances()
+                  if any(s.name == name for s in self.attribute_specs(i.category_id))]
+        return self.push(set_attributes(chosen, name, value)) if chosen else None
+
+    def toggle_attribute(self, n: int) -> Command | None:
+        """Alt+n: the n-th boolean attribute of the (first) selected instance's class, set on
+        the selection (off if all of it has it on, else on)."""
+        selected = self.selected_instances()
+        if not selected:
+            self.message.emit("Select an instance first")
+            return None
+        booleans = [s for s in self.attribute_specs(selected[0].category_id) if s.kind == AttributeKind.BOOLEAN]
+        if n > len(booleans):
+            category = self.category(selected[0].category_id)
+            self.message.emit(f"{category.name if category else 'This class'} has no boolean attribute {n} "
+                              f"(Edit > Attributes of the class)")
+            return None
+        spec = booleans[n - 1]
+        same = [i for i in selected if i.category_id == selected[0].category_id]
+        on = all(i.attributes.get(spec.name, spec.default) for i in same)
+        return self.set_attribute(spec.name, not on)
+
+    def tag_image(self, add=(), remove=()) -> Command | None:
+        """Add and remove tags of the current image, as one undo step."""
+        if self.image is None:
+            return None
+        return self.push(tag_image(self.image.id, self.image_tags, add, remove))  # type: ignore[arg-type]

@@ -29,7 +29,7 @@ import posixpath
 import sqlite3
 import time
 from contextlib import closing, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
@@ -45,7 +45,9 @@ from ..core.entities import (
     Provenance,
     palette_color,
 )
+from ..core.attributes import Attributes
 from ..core.names import name_problem
+from .attributes import AttributeMethods
 from .bulk import LabelsWritten, PreparedInstance, StagedImports, StagedLabels  # noqa: F401 - re-exported
 from . import meta as meta_table
 from .errors import ProjectBusy, ProjectError  # noqa: F401 - re-exported
@@ -75,21 +77,25 @@ class InstanceRow:
     score: float | None
     provenance: str
     status: str
+    attributes: str = "{}"  # JSON object: the values set (store/attributes.py); defaults are not stored
 
 
 _INSERT_INSTANCE = (
-    "INSERT INTO instances(image_id, category_id, kind, data, has_holes, area, "
-    "bbox_x, bbox_y, bbox_w, bbox_h, score, provenance, status) "
-    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
-)
+    "INSERT OR REPLACE INTO instances(image_id, category_id, kind, data, has_holes, area, "
+    "bbox_x, bbox_y, bbox_w, bbox_h, score, provenance, status, id{}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?{})")
+
+
+def _insert_sql(rows: Sequence[tuple]) -> str:
+    """With the attributes column only if a row has some (the rest get '{}'): old schemas take it."""
+    return _INSERT_INSTANCE.format(*((", attributes", ",?") if any(r[-1] != "{}" for r in rows) else ("", "")))
 
 _INSTANCE_COLUMNS = (
     "id, image_id, category_id, kind, data, has_holes, area, bbox_x, bbox_y, bbox_w, bbox_h, "
-    "score, provenance, status"
+    "score, provenance, status, attributes"
 )
 
 
-class ProjectStore(StagedImports):
+class ProjectStore(StagedImports, AttributeMethods):
     def __init__(self, project_dir: Path, db: sqlite3.Connection) -> None:
         self.project_dir = project_dir
         self.db = db
@@ -342,23 +348,16 @@ class ProjectStore(StagedImports):
     def put_instance(self, instance: Instance) -> Instance:
         """Insert (id None: a new id is assigned) or replace the instance with that id.
         Area and bbox are recomputed from the shape; nothing from outside is trusted: the
-        shape must pass geometry.check_shape for its image (ShapeError, a ValueError, if not)."""
+        shape must pass geometry.check_shape for its image (ShapeError, a ValueError, if not),
+        and the attributes the class's specs (store/attributes.py)."""
         self._check_shapes([instance])
         values = _instance_values(instance)
         with self.transaction():
-            if instance.id is None:
-                cur = self.db.execute(
-                    "INSERT INTO instances(image_id, category_id, kind, data, has_holes, area, "
-                    "bbox_x, bbox_y, bbox_w, bbox_h, score, provenance, status) "
-                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", values)
-                return Instance(cur.lastrowid, instance.image_id, instance.category_id,
-                                instance.shape, instance.score, instance.provenance,
-                                instance.status)
-            self.db.execute(
-                "INSERT OR REPLACE INTO instances(id, image_id, category_id, kind, data, has_holes, "
-                "area, bbox_x, bbox_y, bbox_w, bbox_h, score, provenance, status) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", (instance.id, *values))
-            return instance
+            attributes = self.stored_attributes(instance)
+            row = (*values, instance.id, attributes.to_text())
+            cur = self.db.execute(_insert_sql([row]), row if attributes else row[:-1])
+            return replace(instance, id=cur.lastrowid if instance.id is None else instance.id,
+                           attributes=attributes)
 
     def add_instances(self, instances: Iterable[Instance]) -> int:
         """Bulk insert of new instances; one transaction. Returns the count. The shapes are
@@ -367,7 +366,9 @@ class ProjectStore(StagedImports):
         self._check_shapes(instances)
         rows = [_instance_values(i) for i in instances]
         with self.transaction():
-            cur = self.db.executemany(_INSERT_INSTANCE, rows)
+            rows = [(*r, None, self.stored_attributes(i).to_text()) for r, i in zip(rows, instances)]
+            sql = _insert_sql(rows)
+            cur = self.db.executemany(sql, rows if "attributes" in sql else [r[:-1] for r in rows])
             return max(cur.rowcount, 0)
 
     def _check_shapes(self, instances: Sequence[Instance]) -> None:
@@ -475,16 +476,16 @@ def _image(row: tuple) -> ImageRecord:
 
 def _row_fields(row: tuple) -> tuple:
     (id_, image_id, category_id, kind, data, has_holes, area, bx, by, bw, bh,
-     score, provenance, status) = row
+     score, provenance, status, attributes) = row
     return (id_, image_id, category_id, kind, data, bool(has_holes), area, (bx, by, bw, bh),
-            score, provenance, status)
+            score, provenance, status, attributes)
 
 
 def _instance(row: InstanceRow) -> Instance:
     parsed = json.loads(row.data)
     shape = Polygons.from_json(parsed) if row.kind == "polygon" else MaskRLE.from_json(parsed)
     return Instance(row.id, row.image_id, row.category_id, shape, row.score,
-                    Provenance.parse(row.provenance), InstanceStatus(row.status))
+                    Provenance.parse(row.provenance), InstanceStatus(row.status), Attributes.from_text(row.attributes))
 
 
 def _instance_values(instance: Instance) -> tuple:

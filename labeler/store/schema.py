@@ -14,6 +14,7 @@ from .meta import MetaKey, default_sql
 
 IMAGE_STATUSES = ("unlabeled", "proposed", "in_review", "accepted")
 INSTANCE_STATUSES = ("proposed", "accepted", "rejected")
+ATTRIBUTE_KINDS = ("boolean", "choice", "text", "number")  # core.attributes.AttributeKind
 
 
 _IMAGE_STATUSES_SQL = ", ".join(f"'{s}'" for s in IMAGE_STATUSES)
@@ -119,9 +120,32 @@ V4 = f"""
 # proposals.key_class_map_by_id in the same transaction.
 V5 = ""
 
+# Version 6: instance attributes and image tags (store/attributes.py). Each class's
+# attribute specs are rows of attribute_specs (by category id, so a renamed class keeps
+# them); an instance's values are a JSON object in its row; an image's tags are rows of
+# image_tags. Older projects get no specs, '{}' on every instance and no tags.
+V6 = f"""
+        ALTER TABLE instances ADD COLUMN attributes TEXT NOT NULL DEFAULT '{{}}';
+        CREATE TABLE attribute_specs (
+            category_id INTEGER NOT NULL REFERENCES categories(id) ON DELETE CASCADE,
+            position    INTEGER NOT NULL,  -- the order the instance panel shows them in
+            name        TEXT NOT NULL,
+            kind        TEXT NOT NULL CHECK (kind IN ({", ".join(f"'{k}'" for k in ATTRIBUTE_KINDS)})),
+            choices     TEXT NOT NULL DEFAULT '[]',  -- JSON list of the options of a choice
+            default_value TEXT NOT NULL,  -- JSON
+            PRIMARY KEY (category_id, name)
+        );
+        CREATE TABLE image_tags (
+            image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+            tag      TEXT NOT NULL,
+            PRIMARY KEY (image_id, tag)
+        ) WITHOUT ROWID;
+        CREATE INDEX image_tags_by_tag ON image_tags(tag);
+"""
+
 # MIGRATIONS[N - 1] takes a database from schema version N - 1 to N. Each runs in one
 # transaction together with the new user_version.
-MIGRATIONS: list[str] = [V1, V2, V3, V4, V5]
+MIGRATIONS: list[str] = [V1, V2, V3, V4, V5, V6]
 ORIENTED_VERSION = 4  # the migration after whose statements orient_old_records runs
 CLASS_MAP_BY_ID_VERSION = 5  # the one after which key_class_map_by_id runs
 SCHEMA_VERSION = len(MIGRATIONS)

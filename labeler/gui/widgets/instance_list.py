@@ -1,5 +1,6 @@
 """The instances of the current image: class, provenance, score, status, a visibility box.
-Selecting a row selects the instance on the canvas and the other way round.
+Selecting a row selects the instance on the canvas and the other way round. InstancePanel
+puts the selected instance's attributes (attribute_editor.py) under the list.
 
 A table model updated row by row from the Session's signals, so an edit on an image with
 thousands of instances does not rebuild the list."""
@@ -8,10 +9,11 @@ from __future__ import annotations
 
 from PySide6.QtCore import QAbstractTableModel, QItemSelection, QItemSelectionModel, QModelIndex, Qt
 from PySide6.QtGui import QColor, QIcon, QPixmap
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QVBoxLayout, QWidget
 
 from ...core.entities import Instance, MaskRLE
 from ..session import Session
+from .attribute_editor import AttributeEditor
 
 COLUMNS = ("Class", "Shape", "Source", "Score", "Status")
 
@@ -180,3 +182,16 @@ class InstanceList(QTableView):
                 self.scrollTo(last)
         finally:
             self._syncing = False
+
+
+class InstancePanel(QWidget):
+    """The instance list with the attribute form of the selection under it."""
+
+    def __init__(self, session: Session, parent=None) -> None:
+        super().__init__(parent)
+        self.list = InstanceList(session)
+        self.attributes = AttributeEditor(session)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.list, 1)
+        layout.addWidget(self.attributes)
