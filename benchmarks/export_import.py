@@ -1,7 +1,8 @@
-"""COCO export and import at scale: 10,000 images x 10 instances (100,000 polygons of 20
-vertices). Prints the time of each step and the peak memory. Target: export < 5 s.
+"""Export and import at scale: 10,000 images x 10 instances (100,000 polygons of 20
+vertices), in every format. Prints the time of each step and the peak memory. Targets:
+COCO, YOLO and CVAT XML export each < 5 s.
 
-    python benchmarks/export_import.py [--images N] [--per-image K] [--keep DIR]
+    python benchmarks/export_import.py [--images N] [--per-image K] [--keep DIR] [--no-masks]
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from PIL import Image
 
 from labeler.core import ImageRecord, ImageStatus, Instance, Polygons
 from labeler.formats import export_coco, import_coco
-from labeler.imaging import find_images, scan_images
 from labeler.formats.common import add_image_files
+from labeler.imaging import find_images, scan_images
+from labeler.projects import export_dataset, import_labels
 from labeler.store import ProjectStore
 
 WIDTH, HEIGHT, VERTICES = 640, 480, 20
@@ -54,6 +56,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=10_000)
     parser.add_argument("--per-image", type=int, default=10)
     parser.add_argument("--keep", type=Path, help="build here and keep it (default: a temp folder)")
+    parser.add_argument("--no-masks", action="store_true", help="skip the mask-PNG export (2 PNGs per image)")
     args = parser.parse_args()
     work = args.keep or Path(tempfile.mkdtemp(prefix="labeler-bench-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -93,6 +96,12 @@ def main() -> None:
     size_mb = (work / "export.json").stat().st_size / 1e6
     print(f"  -> {result.annotations:,} annotations, {size_mb:.1f} MB")
     timed("export COCO, train/val split", lambda: export_coco(source, work / "split.json", val_fraction=0.2))
+    n = f" ({args.images * args.per_image // 1000}k annotations)"
+    timed("export YOLO segmentation" + n, lambda: export_dataset(source, work / "yolo", fmt="yolo", val_fraction=0.2))
+    timed("export CVAT for images 1.1 XML" + n, lambda: export_dataset(source, work / "cvat.xml", fmt="cvat"))
+    timed("export labelme JSON" + n, lambda: export_dataset(source, work / "labelme", fmt="labelme"))
+    if not args.no_masks:
+        timed("export mask PNGs" + n, lambda: export_dataset(source, work / "masks", fmt="masks"))
     source.close()
 
     target = ProjectStore.create(work / "target", images)
@@ -101,6 +110,12 @@ def main() -> None:
     report = timed("import COCO", lambda: import_coco(target, [work / "export.json"]))
     print(f"  -> {report.instances_added:,} instances on {report.images_labeled:,} images")
     target.close()
+    for fmt, path in (("yolo", work / "yolo"), ("cvat", work / "cvat.xml")):
+        fresh = ProjectStore.create(work / f"target_{fmt}", images)
+        add_image_files(fresh, infos)
+        report = timed(f"import {fmt}", lambda: import_labels(fresh, fmt, [path]))
+        print(f"  -> {report.instances_added:,} instances on {report.images_labeled:,} images")
+        fresh.close()
     if not args.keep:
         shutil.rmtree(work)
 

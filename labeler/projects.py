@@ -9,13 +9,44 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .formats import ExportResult, ImportReport, export_coco, import_coco, import_labelme
-from .imaging import find_images, scan_images
+from . import formats
+from .formats import ExportResult, ImportReport
 from .formats.common import add_image_files
+from .imaging import find_images, scan_images
 from .store import DB_NAME, ProjectError, ProjectStore
 
 ProgressFn = Callable[[int, int], None]
-IMPORTERS = {"coco": import_coco, "labelme": import_labelme}
+
+
+@dataclass(frozen=True)
+class Format:
+    """A file format people move labels in or out with, as the CLI and the File menu offer it."""
+
+    key: str  # --format
+    name: str
+    importer: str | None  # the function's name in labeler.formats (None: export only)
+    exporter: str | None
+    out: str = "file"  # what an export writes: "file" or "folder"
+    default_out: str = ""  # the export's default name after the project's, e.g. "_coco.json"
+    splits: bool = False  # takes a validation fraction
+    rle: bool = False  # can write every mask as RLE
+    import_hint: str = ""
+
+
+FORMATS = {f.key: f for f in (
+    Format("coco", "COCO JSON", "import_coco", "export_coco", "file", "_coco.json", splits=True, rle=True,
+           import_hint="A COCO file, a Roboflow export folder (_annotations.coco.json per split) or a folder "
+                       "with annotations/*.json."),
+    Format("labelme", "labelme JSON", "import_labelme", "export_labelme", "folder", "_labelme",
+           import_hint="labelme files (one per image), or folders of them."),
+    Format("yolo", "YOLO segmentation (Ultralytics)", "import_yolo", "export_yolo", "folder", "_yolo", splits=True,
+           import_hint="A dataset folder with data.yaml, images/ and labels/, or its data.yaml."),
+    Format("cvat", "CVAT for images 1.1 XML", "import_cvat", "export_cvat", "file", "_cvat.xml",
+           import_hint="CVAT's annotations.xml (CVAT for images 1.1), or a folder holding it."),
+    Format("masks", "Mask PNGs (instance ids, classes)", None, "export_masks", "folder", "_masks"),
+)}
+IMPORT_FORMATS = [k for k, f in FORMATS.items() if f.importer]
+EXPORT_FORMATS = [k for k, f in FORMATS.items() if f.exporter]
 SCAN_CHUNK = 256  # images read per batch when a project is created (a Cancel waits for one batch at most)
 
 
@@ -76,7 +107,9 @@ def parse_labels(text: str | None) -> list[str]:
 def import_labels(store: ProjectStore, fmt: str, paths: Sequence[str | os.PathLike],
                   progress: ProgressFn | None = None) -> ImportReport:
     """One import, in one transaction: on any error nothing of it is stored."""
-    return IMPORTERS[fmt](store, paths, progress=progress)
+    if fmt not in IMPORT_FORMATS:
+        raise ProjectError(f"cannot import {fmt!r}; formats: {', '.join(IMPORT_FORMATS)}")
+    return getattr(formats, FORMATS[fmt].importer)(store, paths, progress=progress)
 
 
 def import_summary(report: ImportReport) -> str:
@@ -86,13 +119,25 @@ def import_summary(report: ImportReport) -> str:
             + ")")
 
 
-def export_dataset(store: ProjectStore, out: str | os.PathLike, *, all_images: bool = False,
+def export_dataset(store: ProjectStore, out: str | os.PathLike, *, fmt: str = "coco", all_images: bool = False,
                    val_fraction: float = 0.0, rle: bool = False,
                    progress: ProgressFn | None = None) -> ExportResult:
+    """Export in `fmt` (FORMATS): a file or a folder, as the format writes it."""
+    if fmt not in EXPORT_FORMATS:
+        raise ProjectError(f"cannot export {fmt!r}; formats: {', '.join(EXPORT_FORMATS)}")
+    spec = FORMATS[fmt]
     if not 0.0 <= val_fraction < 1.0:
         raise ProjectError(f"--val-fraction must be at least 0 and below 1, got {val_fraction}")
-    return export_coco(store, out, all_images=all_images, val_fraction=val_fraction, force_rle=rle,
-                       progress=progress)
+    if val_fraction and not spec.splits:
+        raise ProjectError(f"{spec.name} has no validation split; leave --val-fraction out")
+    if rle and not spec.rle:
+        raise ProjectError(f"{spec.name} has no RLE option; leave --rle out")
+    options: dict = {"all_images": all_images, "progress": progress}
+    if spec.splits:
+        options["val_fraction"] = val_fraction
+    if spec.rle:
+        options["force_rle"] = rle
+    return getattr(formats, spec.exporter)(store, out, **options)
 
 
 def export_summary(result: ExportResult, all_images: bool) -> str:

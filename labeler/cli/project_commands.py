@@ -6,7 +6,10 @@ import argparse
 import sys
 
 from ..core.entities import ImageStatus
-from ..projects import create_project, export_dataset, export_summary, import_labels, import_summary, parse_labels
+from ..projects import (
+    EXPORT_FORMATS, IMPORT_FORMATS, create_project, export_dataset, export_summary, import_labels, import_summary,
+    parse_labels,
+)
 from ..store import ProjectStore
 from .console import Progress
 
@@ -33,8 +36,10 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     with ProjectStore.open(args.project) as store:
-        result = export_dataset(store, args.out, all_images=args.all, val_fraction=args.val_fraction,
-                                rle=args.rle)
+        result = export_dataset(store, args.out, fmt=args.format, all_images=args.all,
+                                val_fraction=args.val_fraction, rle=args.rle)
+    for line in result.warnings:
+        print(f"warning: {line}", file=sys.stderr)
     print(export_summary(result, args.all))
     if result.images == 0 and not args.all:
         print("note: no image is marked accepted yet; use --all to export every image",
@@ -71,26 +76,30 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--labels", metavar="a,b,c", help="class names, comma separated")
     p.set_defaults(func=cmd_init)
 
-    p = sub.add_parser("import", help="import COCO or labelme annotations",
+    p = sub.add_parser("import", help="import annotations: " + ", ".join(IMPORT_FORMATS),
                        description="Import annotations in one transaction: on any error nothing "
                                    "is imported. Images must be under the project's image root.")
     p.add_argument("project", metavar="PROJECT_DIR")
-    p.add_argument("--format", required=True, choices=["coco", "labelme"])
+    p.add_argument("--format", required=True, choices=IMPORT_FORMATS)
     p.add_argument("paths", nargs="+", metavar="PATH",
-                   help="JSON files, or folders (coco: Roboflow _annotations.coco.json files or "
-                        "annotations/*.json; labelme: every .json inside)")
+                   help="files or folders (coco: a JSON file, Roboflow _annotations.coco.json files or "
+                        "annotations/*.json; labelme: every .json inside; yolo: a folder with data.yaml, "
+                        "or the data.yaml; cvat: annotations.xml or a folder holding it)")
     p.set_defaults(func=cmd_import)
 
-    p = sub.add_parser("export", help="export COCO JSON",
-                       description="Export accepted instances as COCO instance segmentation.")
+    p = sub.add_parser("export", help="export a dataset: " + ", ".join(EXPORT_FORMATS),
+                       description="Export accepted instances: COCO instance segmentation (a JSON file), "
+                                   "YOLO segmentation (a folder: images/, labels/, data.yaml), labelme (a "
+                                   "folder of JSON files), CVAT for images 1.1 (an XML file) or mask PNGs "
+                                   "(a folder: instance-id and class PNGs, legend.json).")
     p.add_argument("project", metavar="PROJECT_DIR")
-    p.add_argument("--format", default="coco", choices=["coco"])
-    p.add_argument("out", metavar="OUT.json")
+    p.add_argument("--format", default="coco", choices=EXPORT_FORMATS)
+    p.add_argument("out", metavar="OUT", help="the file (coco, cvat) or folder (yolo, labelme, masks) to write")
     p.add_argument("--all", action="store_true", help="every image, not only accepted ones")
     p.add_argument("--val-fraction", type=float, default=0.0, metavar="F",
-                   help="write OUT_train.json and OUT_val.json with about F of the images in val "
-                        "(an image always lands in the same split)")
-    p.add_argument("--rle", action="store_true", help="every mask as compressed RLE")
+                   help="coco: write OUT_train.json and OUT_val.json with about F of the images in val; "
+                        "yolo: images/val and labels/val (an image always lands in the same split)")
+    p.add_argument("--rle", action="store_true", help="coco: every mask as compressed RLE")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("stats", help="images by status, instances by class and provenance")

@@ -3,7 +3,11 @@
 Export writes what pycocotools, torchvision's CocoDetection and detectron2 load unchanged:
 category ids from 1, iscrowd always 0, area and xywh bbox computed from the shape,
 segmentation as polygons where the shape is a polygon without holes and as compressed RLE
-otherwise (or always, with force_rle).
+otherwise (or always, with force_rle). Each annotation has an ``attributes`` object as CVAT's
+COCO export writes it: every attribute its class defines, set or default
+({"occluded": false, "colour": "red"}; {} for a class without any). An image with tags has
+a ``tags`` list of strings in its image entry (COCO and CVAT have no place for them). Both
+are extra keys, which pycocotools and torchvision ignore.
 
 Import reads polygons, compressed and uncompressed RLE, crowd regions, non-contiguous
 category ids and Roboflow's per-split ``_annotations.coco.json`` layout. Decisions:
@@ -17,6 +21,11 @@ category ids and Roboflow's per-split ``_annotations.coco.json`` layout. Decisio
 - Every shape passes geometry.validate (finite coordinates near the image, bounded
   vertices, parts and crossings, RLE runs that add up to the image): one that fails is
   skipped with a warning naming the file, the annotation and the reason.
+- ``attributes`` are read back: a name the class does not define in the project is
+  defined on it from the value's JSON type (true/false boolean, a number number, else
+  text) with one warning line; a value that does not fit the class's spec is dropped with a
+  warning. ``tags`` on an image entry become its tags. Both only for images this import
+  labels (store/attributes.py AttributeImport).
 - Anything structurally wrong (not JSON, missing keys, ids that are not integers, unknown
   ids, a category id given to two names, class or file names that cannot be names) stops
   the import with one line naming the file and the problem; nothing of that import is
@@ -28,19 +37,20 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 from .. import geometry
 from ..geometry import validate
+from ..core.attributes import label_problem
 from ..core.entities import (
     ImageRecord, ImageStatus, Instance, InstanceStatus, MaskRLE, Polygons, Provenance, Shape,
 )
-from ..store import ProjectStore
+from ..store import AttributeImport, ProjectStore, with_defaults
 from .common import (
     FormatError, ImageResolver, ImportReport, brief, check_class_name, check_file_name, load_json,
-    store_planned, write_texts_atomic,
+    write_texts_atomic,
 )
 
 ROBOFLOW_NAME = "_annotations.coco.json"
@@ -53,6 +63,7 @@ class ExportResult:
     files: list[Path]
     images: int
     annotations: int
+    warnings: list[str] = field(default_factory=list)  # one line per kind of shape changed or left out
 
 
 def export_coco(store: ProjectStore, out: str | os.PathLike, *, all_images: bool = False,
@@ -74,6 +85,9 @@ def export_coco(store: ProjectStore, out: str | os.PathLike, *, all_images: bool
     cat_ids = {c.id: k for k, c in enumerate(categories, 1)}
     coco_categories = [{"id": cat_ids[c.id], "name": c.name, "supercategory": ""} for c in categories]
     by_id = {im.id: im for im in images}
+    specs = store.specs_by_category()
+    defaults = {c.id: json.dumps(with_defaults(specs.get(c.id, ()), {})) for c in categories}
+    tags = store.tags_by_image()
 
     # Annotations are written as JSON text straight from the stored shapes: parsing and
     # re-encoding 100,000 polygons would cost more than everything else together.
@@ -91,8 +105,10 @@ def export_coco(store: ProjectStore, out: str | os.PathLike, *, all_images: bool
             image = by_id[row.image_id]
             shape = Polygons.from_json(json.loads(row.data))
             segmentation = json.dumps(geometry.to_rle(shape, image.height, image.width).to_json())
+        attributes = defaults[row.category_id] if row.attributes == "{}" else json.dumps(
+            with_defaults(specs.get(row.category_id, ()), json.loads(row.attributes)))
         annotations_by_image[row.image_id].append(
-            (row.image_id, cat_ids[row.category_id], segmentation, row.area, row.bbox))
+            (row.image_id, cat_ids[row.category_id], segmentation, row.area, row.bbox, attributes))
     if progress is not None:
         progress(len(rows), len(rows))
 
@@ -111,16 +127,17 @@ def export_coco(store: ProjectStore, out: str | os.PathLike, *, all_images: bool
             "info": {"description": "exported by labeler", "version": "1.0",
                      "date_created": time.strftime("%Y-%m-%d")},
             "licenses": [],
-            "images": [{"id": im.id, "file_name": im.path, "width": im.width, "height": im.height}
-                       for im in split_images],
+            "images": [{"id": im.id, "file_name": im.path, "width": im.width, "height": im.height,
+                        **({"tags": list(tags[im.id])} if im.id in tags else {})} for im in split_images],
             "categories": coco_categories,
         }, separators=(",", ":"))
         anns = [a for im in split_images for a in annotations_by_image[im.id]]
         body = ",".join(
             f'{{"id":{k},"image_id":{image_id},"category_id":{category_id},'
             f'"segmentation":{segmentation},"area":{area!r},'
-            f'"bbox":[{bx!r},{by!r},{bw!r},{bh!r}],"iscrowd":0}}'
-            for k, (image_id, category_id, segmentation, area, (bx, by, bw, bh)) in enumerate(anns, 1))
+            f'"bbox":[{bx!r},{by!r},{bw!r},{bh!r}],"iscrowd":0,"attributes":{attributes}}}'
+            for k, (image_id, category_id, segmentation, area, (bx, by, bw, bh), attributes)
+            in enumerate(anns, 1))
         texts[path] = f'{header[:-1]},"annotations":[{body}]}}'
         total += len(anns)
     write_texts_atomic(texts)  # a kill never leaves a new train file beside an old val file
@@ -162,12 +179,13 @@ def import_coco(store: ProjectStore, paths: Sequence[str | os.PathLike],
                 progress: Callable[[int, int], None] | None = None) -> ImportReport:
     report = ImportReport()
     resolver = ImageResolver(store, report)
+    imported = AttributeImport(store, report.warn)
     planned = []  # (image record, [(category name, instance), ...])
     category_names: list[str] = []
     files = find_coco_files(paths)
     for n, path in enumerate(files, 1):
         data = load_json(path)
-        coco = _CocoFile(path, data, report)
+        coco = _CocoFile(path, data, report, imported)
         category_names += [n for n in coco.categories.values() if n not in category_names]
         for image_entry, anns in coco.images_with_annotations():
             found = resolver.resolve(_candidates(path, image_entry["file_name"], store),
@@ -181,12 +199,34 @@ def import_coco(store: ProjectStore, paths: Sequence[str | os.PathLike],
                             f"{image_entry['width']}x{image_entry['height']}, file is "
                             f"{record.width}x{record.height}")
                 continue
-            converted = (coco.instance(k, a, record) for k, a in anns)
-            planned.append((record, [c for c in converted if c is not None]))
+            converted = [c for c in (coco.instance(k, a, record) for k, a in anns) if c is not None]
+            planned.append((record, converted))
+            imported.add_image(record.path, [inst.attributes for _, inst in converted],
+                               coco.tags(image_entry))
         if progress:
             progress(n, len(files))
-    store_planned(store, resolver, report, planned, category_names)
+    store_planned_with_attributes(store, resolver, report, planned, category_names, imported)
     return report
+
+
+def store_planned_with_attributes(store: ProjectStore, resolver: ImageResolver, report: ImportReport,
+                                  planned: list[tuple[ImageRecord, list[tuple[str, Instance]]]],
+                                  category_names: Sequence[str], imported: AttributeImport) -> None:
+    """common.store_planned, with the attribute values and image tags of `imported` written in
+    the same one transaction (imported.add_image must have been given every planned image)."""
+    staged = store.stage_labels(  # shapes serialised and measured, rows staged: no lock yet
+        (record.path, [(name, store.prepare_instance(inst)) for name, inst in named_instances])
+        for record, named_instances in planned)
+    with store.transaction():  # the one short transaction: all of the import or none of it
+        resolver.commit_new_images()
+        imported.mark()
+        written = store.write_staged(staged, category_names)
+        imported.write()
+    report.categories_added += written.categories_added
+    report.instances_added += written.instances_added
+    report.images_labeled += written.images_labeled
+    for path in written.skipped:
+        report.warn("image already has labels in the project; not imported again", path)
 
 
 def _candidates(json_path: Path, file_name: str, store: ProjectStore) -> list[Path]:
@@ -201,9 +241,10 @@ def _candidates(json_path: Path, file_name: str, store: ProjectStore) -> list[Pa
 class _CocoFile:
     """One parsed COCO file, checked enough that later steps can index it safely."""
 
-    def __init__(self, path: Path, data: Any, report: ImportReport) -> None:
+    def __init__(self, path: Path, data: Any, report: ImportReport, imported: AttributeImport) -> None:
         self.path = path
         self.report = report
+        self.imported = imported
         if not isinstance(data, dict):
             raise FormatError(path, "not a COCO file (top level is not an object)")
         for key in ("images", "annotations", "categories"):
@@ -249,6 +290,14 @@ class _CocoFile:
                                          f"{brief(name)}: which its annotations mean is unknown")
         self.categories[c["id"]] = name
 
+    def tags(self, image: dict) -> list[str]:
+        """An image entry's tags (ours); anything but a list of usable names is dropped with a warning."""
+        tags = image.get("tags", [])
+        if isinstance(tags, list) and all(isinstance(t, str) and not label_problem(t, "") for t in tags):
+            return tags
+        self.report.warn("image tags are not a list of names; ignored", f"{self.path.name}: {image['file_name']}")
+        return []
+
     def images_with_annotations(self):
         for image_id, image in self.images.items():
             yield image, self.by_image[image_id]
@@ -285,7 +334,8 @@ class _CocoFile:
         if isinstance(shape, MaskRLE) and geometry.area(shape) == 0:
             self.report.warn("empty mask dropped", where)
             return None
-        return name, Instance(None, 0, 0, shape, None, Provenance.manual(), status)
+        attributes = self.imported.check(name, ann.get("attributes"), where)
+        return name, Instance(None, 0, 0, shape, None, Provenance.manual(), status, attributes)
 
     def _polygons(self, seg: list, where: str, record: ImageRecord) -> Polygons | None:
         validate.check_counts([], len(seg))  # 20,000 rings are refused before any is read

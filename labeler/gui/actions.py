@@ -14,9 +14,10 @@ class ActionSpec:
     name: str  # the MainWindow slot is "do_<name>"
     text: str
     keys: tuple[str, ...] = ()
-    menu: str = "Edit"
+    menu: str = "Edit"  # empty: a window shortcut in no menu
     checkable: bool = False
     toolbar: str = ""  # its short label on the toolbar; empty: not on the toolbar
+    arg: int | None = None  # given to the slot: do_<name>(arg)
 
 
 MENUS = ("File", "Edit", "Image", "Tools", "Model", "View", "Help")
@@ -24,18 +25,22 @@ MENUS = ("File", "Edit", "Image", "Tools", "Model", "View", "Help")
 ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("new_project", "New project from a folder of images...", ("Ctrl+N",), "File"),
     ActionSpec("open_project", "Open project...", ("Ctrl+O",), "File"),
-    ActionSpec("import_labels", "Import labels (COCO, labelme)...", ("Ctrl+I",), "File"),
-    ActionSpec("export_dataset", "Export dataset (COCO)...", ("Ctrl+E",), "File"),
+    ActionSpec("import_labels", "Import labels (COCO, YOLO, labelme, CVAT)...", ("Ctrl+I",), "File"),
+    ActionSpec("export_dataset", "Export dataset (COCO, YOLO, labelme, CVAT, mask PNGs)...", ("Ctrl+E",), "File"),
     ActionSpec("close_project", "Close project", ("Ctrl+W",), "File"),
     ActionSpec("prev_image", "Previous image", ("A",), "Image"),
     ActionSpec("next_image", "Next image", ("D",), "Image"),
     ActionSpec("accept_image", "Mark image accepted, go to the next unreviewed",
                ("Ctrl+Return", "Ctrl+Enter"), "Image", toolbar="Accept image"),
     ActionSpec("search", "Search images by name", ("Ctrl+F",), "Image"),
+    ActionSpec("image_tags", "Tags of this image...", ("T",), "Image"),
     ActionSpec("undo", "Undo", ("Ctrl+Z",), "Edit", toolbar="Undo"),
     ActionSpec("redo", "Redo", ("Ctrl+Shift+Z", "Ctrl+Y"), "Edit", toolbar="Redo"),
     ActionSpec("delete", "Delete the vertex or instance; reject a suggestion", ("Delete",), "Edit"),
     ActionSpec("change_class", "Change class of the selection...", ("C",), "Edit"),
+    ActionSpec("class_attributes", "Attributes of the class (for new shapes)...", (), "Edit"),
+    *(ActionSpec("toggle_attribute", f"Toggle boolean attribute {n} of the selection's class", (f"Alt+{n}",),
+                 "", arg=n) for n in range(1, 10)),
     ActionSpec("tool_edit", "Select and edit tool", ("V",), "Tools", checkable=True, toolbar="Select"),
     ActionSpec("tool_polygon", "Polygon tool", ("P",), "Tools", checkable=True, toolbar="Polygon"),
     ActionSpec("tool_rectangle", "Rectangle tool", ("R",), "Tools", checkable=True, toolbar="Rectangle"),

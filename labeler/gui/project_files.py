@@ -17,7 +17,7 @@ from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QMessageBox
 
-from ..projects import export_dataset, export_summary, import_labels, import_summary
+from ..projects import EXPORT_FORMATS, FORMATS, export_dataset, export_summary, import_labels, import_summary
 from ..core.entities import ImageStatus
 from ..store import ProjectStore
 from . import preferences
@@ -144,19 +144,24 @@ class ProjectFiles(QObject):
     def export_dataset(self) -> None:
         w = self.window
         st, key = settings(), f"projects/{self.project_dir.as_posix()}/export"  # the last export's choices
-        last = Path(st.value(f"{key}/file") or self.project_dir / f"{self.project_dir.name}_coco.json")
+        # the file or folder last used for each format (COCO's key is "file", as before formats)
+        outs = {fmt: Path(st.value(f"{key}/{'file' if fmt == 'coco' else 'out_' + fmt}")
+                          or self.project_dir / f"{self.project_dir.name}{FORMATS[fmt].default_out}")
+                for fmt in EXPORT_FORMATS}
         accepted = sum(1 for i in w.images.values() if i.status == ImageStatus.ACCEPTED)
-        dialog = ExportDialog(w, last, accepted, len(w.images), all_images=preferences.as_bool(st.value(f"{key}/all")),
+        dialog = ExportDialog(w, outs, accepted, len(w.images), all_images=preferences.as_bool(st.value(f"{key}/all")),
                               rle=preferences.as_bool(st.value(f"{key}/rle")),
-                              val_fraction=preferences.as_float(st.value(f"{key}/val"), 0.0))
+                              val_fraction=preferences.as_float(st.value(f"{key}/val"), 0.0),
+                              fmt=st.value(f"{key}/format") or "coco")
         if not dialog.exec():
             return
         out, all_images, fraction, rle, project = (dialog.out(), dialog.all_images(), dialog.val_fraction(),
                                                    dialog.rle(), self.project_dir)
+        fmt = dialog.fmt()
 
         def work(progress):
             with ProjectStore.open(project) as store:
-                return export_dataset(store, out, all_images=all_images, val_fraction=fraction, rle=rle,
+                return export_dataset(store, out, fmt=fmt, all_images=all_images, val_fraction=fraction, rle=rle,
                                       progress=progress)
 
         task = TaskDialog(w, "Export dataset", f"Exporting to {out}...")
@@ -168,14 +173,15 @@ class ProjectFiles(QObject):
         except USER_ERRORS as exc:
             QMessageBox.warning(w, "Export dataset", str(exc))
             return
-        for name, value in (("file", str(out)), ("all", all_images), ("rle", rle), ("val", fraction)):
+        for name, value in (("file" if fmt == "coco" else f"out_{fmt}", str(out)), ("format", fmt),
+                            ("all", all_images), ("rle", rle), ("val", fraction)):
             st.setValue(f"{key}/{name}", value)
         st.sync()
         summary = _sentence(export_summary(result, all_images))
         w.statusBar().showMessage(summary, 15000)
         note = ([] if result.images or all_images else
                 ["No image is marked accepted yet (Ctrl+Enter marks one); choose 'Every image' to "
-                 "export the accepted instances of every image."])
+                 "export the accepted instances of every image."]) + result.warnings
         show_report(w, "Export dataset", summary + ".", note,
                     QMessageBox.Icon.Warning if note else QMessageBox.Icon.Information)
 

@@ -162,7 +162,8 @@ def test_the_file_menu_holds_the_project_commands(app, project, qtbot):
     host = app(project)
     texts = [a.text() for a in file_menu(host.window).actions() if not a.isSeparator()]
     assert texts == ["New project from a folder of images...", "Open project...", "Recent projects",
-                     "Import labels (COCO, labelme)...", "Export dataset (COCO)...", "Close project", "Quit"]
+                     "Import labels (COCO, YOLO, labelme, CVAT)...",
+                     "Export dataset (COCO, YOLO, labelme, CVAT, mask PNGs)...", "Close project", "Quit"]
     shortcuts = {name: host.window.actions_[name].shortcut().toString() for name in
                  ("new_project", "open_project", "import_labels", "export_dataset", "close_project")}
     assert shortcuts == {"new_project": "Ctrl+N", "open_project": "Ctrl+O", "import_labels": "Ctrl+I",
@@ -398,6 +399,43 @@ def test_export_with_the_command_line_options(app, project, tmp_path, qtbot):
     assert report.startswith(f"Exported 1 instance on 1 image (the images marked accepted) to {out}")
     (ann,) = json.loads(out.read_text())["annotations"]
     assert ann["segmentation"] == [SQUARE]  # a polygon
+
+
+def test_export_in_another_format_offers_its_own_folder_and_options(app, project, tmp_path, qtbot):
+    """The format box: YOLO writes a folder, has a split but no RLE; CVAT has neither; each
+    format remembers its own file or folder."""
+    with ProjectStore.open(project) as store:
+        import_coco(store, [coco_file(tmp_path / "coco.json", "img0.png")])
+    host = app(project)
+    out = tmp_path / "yolo"
+
+    def yolo(dialog: ExportDialog) -> None:
+        dialog.format_combo.setFocus()
+        QTest.keyClick(dialog.format_combo, K.Key_Down)  # COCO -> labelme
+        assert dialog.fmt() == "labelme" and dialog.out_label.text() == "Folder:"
+        QTest.keyClick(dialog.format_combo, K.Key_Down)  # -> YOLO
+        assert dialog.fmt() == "yolo" and not dialog.rle_check.isEnabled() and dialog.val_spin.isEnabled()
+        type_into(dialog.out_edit, str(out))
+        tick(dialog.all_radio)
+        _ok(dialog)
+
+    dialogs = Dialogs().expect(ExportDialog, yolo).expect(QMessageBox)
+    press(qtbot, host, K.Key_E)
+    (report,) = dialogs.done()
+    assert report.startswith("Exported 1 instance on 3 images (every image)")
+    assert (out / "data.yaml").is_file() and len(list((out / "labels" / "train").glob("*.txt"))) == 3
+
+    def again(dialog: ExportDialog) -> None:  # the last format and its folder come back
+        assert dialog.fmt() == "yolo" and dialog.out() == out
+        QTest.keyClick(dialog.format_combo, K.Key_Down)  # -> CVAT
+        assert dialog.fmt() == "cvat" and dialog.out_label.text() == "File:"
+        assert not dialog.rle_check.isEnabled() and not dialog.val_spin.isEnabled()
+        assert dialog.out().name.endswith("_cvat.xml")
+        dialog.reject()
+
+    dialogs = Dialogs().expect(ExportDialog, again)
+    press(qtbot, host, K.Key_E)
+    dialogs.done()
 
 
 def test_export_with_nothing_accepted_says_what_to_do(app, project, tmp_path, qtbot):

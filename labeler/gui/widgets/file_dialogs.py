@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ...projects import EXPORT_FORMATS, FORMATS, IMPORT_FORMATS
+
 from PySide6.QtWidgets import (
     QButtonGroup, QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog, QFormLayout,
     QHBoxLayout, QLabel, QLineEdit, QMessageBox, QPlainTextEdit, QPushButton, QRadioButton,
@@ -109,11 +111,7 @@ class NewProjectDialog(QDialog):
 class ImportDialog(QDialog):
     """The format and the files or folders to import, one per line."""
 
-    FORMATS = (
-        ("coco", "COCO JSON", "A COCO file, a Roboflow export folder (_annotations.coco.json per split) "
-                              "or a folder with annotations/*.json."),
-        ("labelme", "labelme JSON", "labelme files (one per image), or folders of them."),
-    )
+    FORMATS = tuple((k, FORMATS[k].name, FORMATS[k].import_hint) for k in IMPORT_FORMATS)
 
     def __init__(self, parent: QWidget | None = None, start_dir: str = "") -> None:
         super().__init__(parent)
@@ -161,7 +159,7 @@ class ImportDialog(QDialog):
 
     def _add_files(self) -> None:
         files, _ = QFileDialog.getOpenFileNames(self, "Annotation files", self.start_dir,
-                                                "JSON files (*.json);;All files (*)")
+                                                "Annotation files (*.json *.xml *.yaml *.yml);;All files (*)")
         self._append(files)
 
     def _add_folder(self) -> None:
@@ -177,14 +175,22 @@ class ImportDialog(QDialog):
 
 
 class ExportDialog(QDialog):
-    """The same choices as ``labeler export``: which images, RLE everywhere, a validation split."""
+    """The same choices as ``labeler export``: the format, which images, RLE everywhere, a
+    validation split (the options a format does not have are greyed out). `outs`: the file or
+    folder to offer for each format (the last one used, or the project's name)."""
 
-    def __init__(self, parent: QWidget | None, out: Path, accepted: int, total: int, all_images: bool = False,
-                 rle: bool = False, val_fraction: float = 0.0) -> None:
+    def __init__(self, parent: QWidget | None, outs: dict[str, Path], accepted: int, total: int,
+                 all_images: bool = False, rle: bool = False, val_fraction: float = 0.0, fmt: str = "coco") -> None:
         super().__init__(parent)
-        self.setWindowTitle("Export dataset (COCO)")
+        self.setWindowTitle("Export dataset")
         self.setMinimumWidth(560)
-        self.out_edit = QLineEdit(str(out))
+        self.outs = dict(outs)
+        self.format_combo = QComboBox()
+        for key in EXPORT_FORMATS:
+            self.format_combo.addItem(FORMATS[key].name, key)
+        self.format_combo.setCurrentIndex(max(0, EXPORT_FORMATS.index(fmt) if fmt in EXPORT_FORMATS else 0))
+        self._shown = self.fmt()
+        self.out_edit = QLineEdit(str(self.outs.get(self._shown, "")))
         self.accepted_radio = QRadioButton(f"Images marked accepted ({accepted})")
         self.all_radio = QRadioButton(f"Every image ({total}), with its accepted instances")
         (self.all_radio if all_images else self.accepted_radio).setChecked(True)
@@ -205,12 +211,15 @@ class ExportDialog(QDialog):
         self.val_spin.setToolTip("About this fraction of the images goes to OUT_val.json, the rest to "
                                  "OUT_train.json; an image always lands in the same split")
         form = QFormLayout()
-        form.addRow("File:", _browse_row(self.out_edit, self._browse))
+        form.addRow("Format:", self.format_combo)
+        self.out_label = QLabel("File:")
+        form.addRow(self.out_label, _browse_row(self.out_edit, self._browse))
         form.addRow("Images:", images)
         form.addRow("Masks:", self.rle_check)
         form.addRow("Validation split:", self.val_spin)
         note = QLabel("Only instances someone accepted are exported; suggestions never leave the project. "
-                      "With a split, NAME_train.json and NAME_val.json are written instead of NAME.json.")
+                      "COCO with a split: NAME_train.json and NAME_val.json instead of NAME.json; YOLO: "
+                      "images/val and labels/val.")
         note.setWordWrap(True)
         self.buttons = _buttons(self, "Export")
         layout = QVBoxLayout(self)
@@ -218,16 +227,37 @@ class ExportDialog(QDialog):
         layout.addWidget(note)
         layout.addWidget(self.buttons)
         self.out_edit.textChanged.connect(self._update)
+        self.format_combo.currentIndexChanged.connect(self._on_format)
+        self._on_format()
+
+    def _on_format(self) -> None:
+        """Another format: its own file or folder, and only the options it has."""
+        if self.out_edit.text().strip():
+            self.outs[self._shown] = self.out()
+        self._shown = self.fmt()
+        spec = FORMATS[self._shown]
+        self.out_edit.setText(str(self.outs.get(self._shown, "")))
+        self.out_label.setText("File:" if spec.out == "file" else "Folder:")
+        self.rle_check.setEnabled(spec.rle)
+        self.val_spin.setEnabled(spec.splits)
         self._update()
 
     def _update(self) -> None:
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(bool(self.out_edit.text().strip()))
 
     def _browse(self) -> None:
-        chosen, _ = QFileDialog.getSaveFileName(self, "Export COCO JSON", self.out_edit.text(),
-                                                "COCO JSON (*.json)")
+        spec = FORMATS[self.fmt()]
+        if spec.out == "folder":
+            chosen = QFileDialog.getExistingDirectory(self, f"Export {spec.name} into", self.out_edit.text())
+        else:
+            suffix = Path(spec.default_out).suffix
+            chosen, _ = QFileDialog.getSaveFileName(self, f"Export {spec.name}", self.out_edit.text(),
+                                                    f"{spec.name} (*{suffix})")
         if chosen:
             self.out_edit.setText(chosen)
+
+    def fmt(self) -> str:
+        return self.format_combo.currentData()
 
     def out(self) -> Path:
         return Path(self.out_edit.text().strip()).expanduser()
@@ -236,7 +266,7 @@ class ExportDialog(QDialog):
         return self.all_radio.isChecked()
 
     def rle(self) -> bool:
-        return self.rle_check.isChecked()
+        return self.rle_check.isEnabled() and self.rle_check.isChecked()
 
     def val_fraction(self) -> float:
-        return self.val_spin.value()
+        return self.val_spin.value() if self.val_spin.isEnabled() else 0.0
