@@ -41,8 +41,8 @@ from ..geometry import validate
 from ..store import ProjectStore
 from .coco import ExportResult
 from .common import (
-    FormatError, ImageResolver, ImportReport, brief, check_class_name, check_file_name,
-    store_planned, write_texts_atomic,
+    FormatError, ImageResolver, ImportReport, brief, check_class_name, check_file_name, checked_shape,
+    merge_parts, store_planned, write_texts_atomic,
 )
 
 ANNOTATIONS_NAME = "annotations.xml"  # what CVAT's zip holds
@@ -384,22 +384,15 @@ def _instances(path: Path, image: _Image, record: ImageRecord, report: ImportRep
         if not s.label:
             report.warn("shape without a label; skipped", where)
             continue
-        try:
-            made = _shape(s, record)
-        except validate.EmptyShape:
-            made = None
-        except validate.ShapeError as exc:
-            report.warn(f"shape rejected ({exc}); skipped", where)
-            continue
+        made = checked_shape(lambda: _shape(s, record), s.kind, where, report)
         if made is None:
-            report.warn(f"degenerate {s.kind} (no area); skipped", where)
             continue
         key = (s.label, s.group) if s.group else (s.label, "shape", k)
         groups.setdefault(key, []).append(made)
     out = []
     for (label, *rest), shapes in groups.items():
         try:
-            merged = _merge(shapes, record)
+            merged = merge_parts(shapes, record)
         except validate.ShapeError as exc:
             report.warn(f"shape rejected ({exc}); skipped", f"{path.name}: {image.name}, group {rest[0]} ({label})")
             continue
@@ -437,14 +430,3 @@ def _shape(s: _Shape, record: ImageRecord) -> Shape | None:
         geom = shapely.affinity.rotate(geom, rotation, origin="centroid")
     shape = geometry.from_shapely(geom)
     return None if shape is None else validate.check_polygons(shape, h, w)
-
-
-def _merge(shapes: list[Shape], record: ImageRecord) -> Shape:
-    """One instance from a group's shapes, checked again as a whole (parts counted first)."""
-    if len(shapes) == 1:
-        return shapes[0]  # checked already
-    validate.check_counts([], sum(len(s.parts) if isinstance(s, Polygons) else 1 for s in shapes))
-    merged = shapes[0]
-    for other in shapes[1:]:
-        merged = geometry.union(merged, other, record.height, record.width)
-    return validate.check_shape(merged, record.height, record.width)

@@ -43,8 +43,8 @@ from ..core.entities import ImageRecord, Instance, MaskRLE, Polygons, Provenance
 from ..geometry import validate
 from ..store import ProjectStore
 from .common import (
-    FormatError, ImageResolver, ImportReport, brief, check_class_name, check_file_name, load_json,
-    store_planned,
+    FormatError, ImageResolver, ImportReport, brief, check_class_name, check_file_name, checked_shape,
+    load_json, merge_parts, store_planned,
 )
 from ..imaging import IMAGE_EXTENSIONS
 
@@ -259,15 +259,8 @@ def _instances(path: Path, data: dict, record: ImageRecord, report: ImportReport
         if kind not in AREA_SHAPES:
             report.warn(f"unknown shape type {brief(kind)}; skipped", where)
             continue
-        try:
-            made = _shape(path, k, kind, shape, record)
-        except validate.EmptyShape:
-            made = None
-        except validate.ShapeError as exc:
-            report.warn(f"shape rejected ({exc}); skipped", where)
-            continue
+        made = checked_shape(lambda: _shape(path, k, kind, shape, record), kind, where, report)
         if made is None:
-            report.warn(f"degenerate {kind} (no area); skipped", where)
             continue
         group = shape.get("group_id")
         key = (label, group) if group is not None else (label, "shape", k)
@@ -277,23 +270,12 @@ def _instances(path: Path, data: dict, record: ImageRecord, report: ImportReport
         where = f"{path.name}: group {brief(rest[0])} ({label})" if len(rest) == 1 else \
             f"{path.name}: shape {rest[1]} ({label})"
         try:
-            merged = _merge(shapes, record)
+            merged = merge_parts(shapes, record)
         except validate.ShapeError as exc:
             report.warn(f"shape rejected ({exc}); skipped", where)
             continue
         out.append((label, Instance(None, 0, 0, merged, None, Provenance.manual())))
     return out
-
-
-def _merge(shapes: list[Shape], record: ImageRecord) -> Shape:
-    """One instance from a group's shapes, checked again as a whole (the parts are counted
-    before any union: 20,000 of them once ran 86 s and then out of memory)."""
-    parts = sum(len(s.parts) if isinstance(s, Polygons) else 1 for s in shapes)
-    validate.check_counts([], parts)
-    merged = shapes[0]
-    for other in shapes[1:]:
-        merged = geometry.union(merged, other, record.height, record.width)
-    return validate.check_shape(merged, record.height, record.width)
 
 
 def _shape(path: Path, k: int, kind: str, shape: dict, record: ImageRecord) -> Shape | None:
