@@ -11,12 +11,14 @@ stays open.
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 import traceback
 from dataclasses import replace
 from pathlib import Path
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QWidget
 
 from .. import __version__
@@ -210,9 +212,42 @@ def run(project_dir: str | Path | None = None, model: WorkerConfig | None = None
     qt.setApplicationVersion(__version__)
     app = LabelerApp(model, trainer, assist=assist)
     _show_errors(app)
-    if project_dir is None or not app.open(project_dir):
-        app.show_start()
+    received, restore = _quit_on_signals(qt)
     try:
-        return qt.exec()
+        if project_dir is None or not app.open(project_dir):
+            app.show_start()
+        status = qt.exec() if not received else 0  # a signal while the window was opening
+        return 128 + received[0] if received else status
     finally:
         app.shutdown()
+        restore()
+
+
+def _quit_on_signals(qt: QApplication):
+    """SIGTERM (kill, a logout, a service manager) and SIGINT (Ctrl+C in the terminal) end
+    the app as File > Quit does: the event loop ends and `run` closes the window (settings
+    saved, workers stopped and joined) and the store. `run` then returns 128 + the signal
+    (143, 130), as a shell reports a process ended by one. Python runs a signal handler only
+    between its own bytecodes, and none run while Qt waits for events, so a timer gives it
+    the chance four times a second. Returns the signals received (a list) and a function that
+    puts the previous handlers back."""
+    received: list[int] = []
+    if threading.current_thread() is not threading.main_thread():  # signal.signal would refuse
+        return received, lambda: None
+
+    def handler(signum, frame) -> None:
+        received.append(signum)
+        qt.quit()  # ends the nested loop of an open dialog too
+
+    wanted = [signal.SIGINT] + ([signal.SIGTERM] if hasattr(signal, "SIGTERM") else [])
+    previous = {sig: signal.signal(sig, handler) for sig in wanted}
+    timer = QTimer()
+    timer.timeout.connect(lambda: None)
+    timer.start(250)
+
+    def restore() -> None:
+        timer.stop()
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+    return received, restore
