@@ -63,7 +63,7 @@ def wait_until(proc: subprocess.Popen, opened, what: str) -> None:
     deadline = time.monotonic() + HANG_GUARD_S
     while not opened():
         if proc.poll() is not None:
-            out, err = proc.communicate()
+            _, err = proc.communicate()
             raise AssertionError(f"the app ended (status {proc.returncode}) before {what}:\n{err}")
         if time.monotonic() > deadline:
             proc.kill()
