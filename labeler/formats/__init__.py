@@ -8,7 +8,8 @@ from .cvat import export_cvat, import_cvat
 from .labelme import import_labelme
 from .labelme_export import export_labelme
 from .masks import export_masks
-from .yolo import export_yolo, import_yolo
+from .yolo import export_yolo
+from .yolo_import import import_yolo
 
 __all__ = [
     "ExportResult", "FormatError", "ImportReport", "export_coco", "export_cvat", "export_labelme",

@@ -13,7 +13,8 @@ import yaml
 from labeler import geometry
 from labeler.core import ImageStatus, Instance, InstanceStatus, Polygons
 from labeler.formats import FormatError, import_labelme
-from labeler.formats.yolo import bridged, export_yolo, import_yolo
+from labeler.formats.yolo import bridged, export_yolo
+from labeler.formats.yolo_import import import_yolo
 from labeler.store import ProjectStore
 from labeler.store.training import split_value
 
