@@ -2,8 +2,8 @@
 1.1 XML (in and out), labelme JSON (in and out), mask PNGs (out). projects.FORMATS lists them
 as the command line and the File menu offer them."""
 
-from .coco import ExportResult, export_coco, import_coco
-from .common import FormatError, ImportReport
+from .coco import export_coco, import_coco
+from .common import ExportResult, FormatError, ImportReport
 from .cvat import export_cvat, import_cvat
 from .labelme import import_labelme
 from .labelme_export import export_labelme

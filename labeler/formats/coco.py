@@ -37,7 +37,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
@@ -49,7 +48,7 @@ from ..core.entities import (
 )
 from ..store import AttributeImport, ProjectStore, with_defaults
 from .common import (
-    FormatError, ImageResolver, ImportReport, brief, check_class_name, check_file_name, load_json,
+    ExportResult, FormatError, ImageResolver, ImportReport, brief, check_class_name, check_file_name, load_json,
     write_texts_atomic,
 )
 
@@ -57,14 +56,6 @@ ROBOFLOW_NAME = "_annotations.coco.json"
 
 
 # --- export ----------------------------------------------------------------------------
-
-@dataclass
-class ExportResult:
-    files: list[Path]
-    images: int
-    annotations: int
-    warnings: list[str] = field(default_factory=list)  # one line per kind of shape changed or left out
-
 
 def export_coco(store: ProjectStore, out: str | os.PathLike, *, all_images: bool = False,
                 val_fraction: float = 0.0, force_rle: bool = False,

@@ -34,6 +34,16 @@ class FormatError(UserError):
 
 
 @dataclass
+class ExportResult:
+    """What an export wrote (every format's)."""
+
+    files: list[Path]
+    images: int
+    annotations: int
+    warnings: list[str] = field(default_factory=list)  # one line per kind of shape changed or left out
+
+
+@dataclass
 class ImportReport:
     images_added: int = 0
     images_labeled: int = 0

@@ -39,9 +39,8 @@ from .. import geometry
 from ..core.entities import ImageRecord, ImageStatus, Instance, MaskRLE, Polygons, Provenance, Shape
 from ..geometry import validate
 from ..store import ProjectStore
-from .coco import ExportResult
 from .common import (
-    FormatError, ImageResolver, ImportReport, brief, check_class_name, check_file_name, checked_shape,
+    ExportResult, FormatError, ImageResolver, ImportReport, brief, check_class_name, check_file_name, checked_shape,
     merge_parts, store_planned, write_texts_atomic,
 )
 

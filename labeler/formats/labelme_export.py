@@ -33,8 +33,7 @@ from PIL import Image
 from .. import geometry
 from ..core.entities import ImageRecord, ImageStatus, MaskRLE, Polygons
 from ..store import InstanceRow, ProjectStore
-from .coco import ExportResult
-from .common import FormatError, atomic_files
+from .common import ExportResult, FormatError, atomic_files
 
 LABELME_VERSION = "5.5.0"  # the format written: mask shapes need labelme 5.4 or later
 WRITE_BATCH = 128  # files replaced together by one atomic_files (each an open descriptor)

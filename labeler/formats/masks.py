@@ -30,8 +30,7 @@ from PIL import Image
 
 from ..core.entities import ImageRecord, ImageStatus
 from ..store import InstanceRow, ProjectStore
-from .coco import ExportResult
-from .common import FormatError, write_text_atomic
+from .common import ExportResult, FormatError, write_text_atomic
 from .labelme_export import group_rows, output_paths, pixel_mask, with_progress, write_batches
 
 MAX_INSTANCES = 65_535  # per image: the largest 16-bit value

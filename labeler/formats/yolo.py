@@ -42,8 +42,7 @@ from .. import geometry
 from ..core.entities import ImageRecord, ImageStatus, MaskRLE, Polygons
 from ..store import ProjectStore
 from ..store.training import split_value
-from .coco import ExportResult
-from .common import FormatError, ImportReport
+from .common import ExportResult, FormatError, ImportReport
 
 YAML_NAME = "data.yaml"
 MIN_SIDE = 10  # Ultralytics skips images under 10 px a side
