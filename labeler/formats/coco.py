@@ -49,7 +49,7 @@ from ..core.entities import (
 from ..store import AttributeImport, ProjectStore, with_defaults
 from .common import (
     ExportResult, FormatError, ImageResolver, ImportReport, brief, check_class_name, check_file_name, load_json,
-    write_texts_atomic,
+    store_planned, write_texts_atomic,
 )
 
 ROBOFLOW_NAME = "_annotations.coco.json"
@@ -196,28 +196,8 @@ def import_coco(store: ProjectStore, paths: Sequence[str | os.PathLike],
                                coco.tags(image_entry))
         if progress:
             progress(n, len(files))
-    store_planned_with_attributes(store, resolver, report, planned, category_names, imported)
+    store_planned(store, resolver, report, planned, category_names, imported)
     return report
-
-
-def store_planned_with_attributes(store: ProjectStore, resolver: ImageResolver, report: ImportReport,
-                                  planned: list[tuple[ImageRecord, list[tuple[str, Instance]]]],
-                                  category_names: Sequence[str], imported: AttributeImport) -> None:
-    """common.store_planned, with the attribute values and image tags of `imported` written in
-    the same one transaction (imported.add_image must have been given every planned image)."""
-    staged = store.stage_labels(  # shapes serialised and measured, rows staged: no lock yet
-        (record.path, [(name, store.prepare_instance(inst)) for name, inst in named_instances])
-        for record, named_instances in planned)
-    with store.transaction():  # the one short transaction: all of the import or none of it
-        resolver.commit_new_images()
-        imported.mark()
-        written = store.write_staged(staged, category_names)
-        imported.write()
-    report.categories_added += written.categories_added
-    report.instances_added += written.instances_added
-    report.images_labeled += written.images_labeled
-    for path in written.skipped:
-        report.warn("image already has labels in the project; not imported again", path)
 
 
 def _candidates(json_path: Path, file_name: str, store: ProjectStore) -> list[Path]:

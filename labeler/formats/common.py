@@ -21,7 +21,7 @@ from ..core.errors import UserError
 from ..core.names import MAX_NAME_LENGTH, unprintable
 from ..geometry import validate
 from ..imaging import IMAGE_EXTENSIONS, ImageInfo, ImageReadError, read_image_info
-from ..store import ProjectError, ProjectStore
+from ..store import AttributeImport, ProjectError, ProjectStore
 
 
 class FormatError(UserError):
@@ -269,11 +269,13 @@ class ImageResolver:
 
 def store_planned(store: ProjectStore, resolver: ImageResolver, report: ImportReport,
                   planned: list[tuple[ImageRecord, list[tuple[str, Instance]]]],
-                  category_names: list[str] = ()) -> None:
+                  category_names: Sequence[str] = (), attributes: AttributeImport | None = None) -> None:
     """Write what an import found, in one transaction: new images, new categories (by
     name), and each image's instances (given as (category name, instance)). An image that
     already has labels is skipped, so importing the same file twice adds nothing. Every
-    name in category_names becomes a category, used or not.
+    name in category_names becomes a category, used or not. With `attributes`, its new
+    attribute specs, values and image tags go into the same transaction (its add_image
+    must have been given every planned image).
 
     Other processes (the window, the trainer) write to the same project, so the write lock
     is held only for the SQL: every shape is serialised and measured first, with no lock."""
@@ -282,7 +284,11 @@ def store_planned(store: ProjectStore, resolver: ImageResolver, report: ImportRe
         for record, named_instances in planned)
     with store.transaction():  # the one short transaction: all of the import or none of it
         resolver.commit_new_images()
+        if attributes is not None:
+            attributes.mark()
         written = store.write_staged(staged, category_names)
+        if attributes is not None:
+            attributes.write()
     report.categories_added += written.categories_added
     report.instances_added += written.instances_added
     report.images_labeled += written.images_labeled
