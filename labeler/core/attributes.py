@@ -127,6 +127,43 @@ def infer_spec(name: str, value: Any) -> AttributeSpec:
     return AttributeSpec(name, AttributeKind.TEXT)
 
 
+def value_from_text(kind: AttributeKind, text: str) -> Value:
+    """The value a text form stands for (an XML attribute, as CVAT writes them): "true" or
+    "false" for a boolean, a decimal for a number, the text itself otherwise. ValueError (one
+    line) when the text is not one of those; the value is not yet checked against a spec."""
+    if kind == AttributeKind.BOOLEAN:
+        lowered = text.strip().lower()
+        if lowered not in ("true", "false"):
+            raise ValueError(f"a true/false attribute is 'true' or 'false', got {_brief(text)}")
+        return lowered == "true"
+    if kind == AttributeKind.NUMBER:
+        try:
+            return float(text)
+        except ValueError:
+            raise ValueError(f"a number attribute needs a number, got {_brief(text)}") from None
+    return text
+
+
+def kind_from_text(text: str) -> AttributeKind:
+    """The kind an importer gives a text value whose attribute nobody defined: "true" or
+    "false" a boolean, a finite number a number, anything else text."""
+    if text.strip().lower() in ("true", "false"):
+        return AttributeKind.BOOLEAN
+    try:
+        return AttributeKind.NUMBER if math.isfinite(float(text)) else AttributeKind.TEXT
+    except ValueError:
+        return AttributeKind.TEXT
+
+
+def value_text(value: Value) -> str:
+    """A value as text forms hold it: "true"/"false", an integral number without ".0"."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() and abs(value) < 2 ** 53 else repr(value)
+    return value
+
+
 def check_values(specs: Iterable[AttributeSpec], values: Mapping[str, Any], where: str = "") -> "Attributes":
     """Values checked against a class's specs; ValueError (one line) for a name the class
     does not define or a value that does not fit."""

@@ -4,7 +4,8 @@ as the command line and the File menu offer them."""
 
 from .coco import export_coco, import_coco
 from .common import ExportResult, FormatError, ImportReport
-from .cvat import export_cvat, import_cvat
+from .cvat import export_cvat
+from .cvat_import import import_cvat
 from .labelme import import_labelme
 from .labelme_export import export_labelme
 from .masks import export_masks

@@ -21,6 +21,11 @@
   the file, the shape and the reason. A mask PNG larger than its image is refused from
   its header, before it is decoded. Labels are class names: one with control characters,
   lone surrogates or over 200 characters refuses the file.
+- Attributes (as labelme_export writes them): a shape's ``flags`` are boolean attributes and
+  its ``attributes`` object the others, checked as import_coco checks them (a name the class
+  does not define is defined from the value's type, with a warning); the first part's values
+  count for a multi-part instance. The image's ``flags`` that are true become its tags.
+  Flags that are not an object of true/false values are ignored with a warning.
 """
 
 from __future__ import annotations
@@ -41,7 +46,8 @@ from PIL import Image
 from .. import geometry
 from ..core.entities import ImageRecord, Instance, MaskRLE, Polygons, Provenance, Shape
 from ..geometry import validate
-from ..store import ProjectStore
+from ..core.attributes import label_problem
+from ..store import AttributeImport, ProjectStore
 from .common import (
     FormatError, ImageResolver, ImportReport, brief, check_class_name, check_file_name, checked_shape,
     load_json, merge_parts, store_planned,
@@ -71,6 +77,7 @@ def import_labelme(store: ProjectStore, paths: Sequence[str | os.PathLike],
                    progress: Callable[[int, int], None] | None = None) -> ImportReport:
     report = ImportReport()
     resolver = ImageResolver(store, report)
+    imported = AttributeImport(store, report.warn)
     planned: list[tuple[ImageRecord, list[tuple[str, Instance]]]] = []
     files = find_labelme_files(paths)
     written: list[Path] = []  # images made from imageData: removed again if the import fails
@@ -87,10 +94,13 @@ def import_labelme(store: ProjectStore, paths: Sequence[str | os.PathLike],
                                 f"{path.name}: says {brief(declared[0])}x{brief(declared[1])}, "
                                 f"file is {record.width}x{record.height}")
                 else:
-                    planned.append((record, _instances(path, data, record, report)))
+                    instances = _instances(path, data, record, report, imported)
+                    planned.append((record, instances))
+                    imported.add_image(record.path, [inst.attributes for _, inst in instances],
+                                       _image_tags(path, data, report))
             if progress:
                 progress(n, len(files))
-        store_planned(store, resolver, report, planned)
+        store_planned(store, resolver, report, planned, attributes=imported)
     except BaseException:
         for file in written:
             file.unlink(missing_ok=True)
@@ -244,8 +254,40 @@ def _has_pixels(target: Path, pixels: np.ndarray) -> bool:
         return False
 
 
-def _instances(path: Path, data: dict, record: ImageRecord, report: ImportReport) -> list[tuple[str, Instance]]:
+def _flags(where: str, flags: Any, report: ImportReport) -> dict[str, bool]:
+    """labelme flags (an object of true/false values); {} with a warning for anything else."""
+    if flags is None or flags == {}:
+        return {}
+    if isinstance(flags, dict) and all(isinstance(v, bool) for v in flags.values()):
+        return flags
+    report.warn("flags are not an object of true/false values; ignored", where)
+    return {}
+
+
+def _image_tags(path: Path, data: dict, report: ImportReport) -> list[str]:
+    """The image's flags that are true, as its tags."""
+    tags = [name for name, on in _flags(f"{path.name}: image flags", data.get("flags"), report).items() if on]
+    usable = [t for t in tags if not label_problem(t, "")]
+    if len(usable) != len(tags):
+        report.warn("image flag with an unusable name dropped", f"{path.name}: {brief(tags)}")
+    return usable
+
+
+def _shape_values(where: str, shape: dict, report: ImportReport) -> dict[str, Any]:
+    """A shape's attribute values: its flags and its ``attributes`` object."""
+    values: dict[str, Any] = dict(_flags(where, shape.get("flags"), report))
+    others = shape.get("attributes")
+    if isinstance(others, dict):
+        values.update(others)
+    elif others is not None:
+        report.warn("shape attributes are not an object; ignored", where)
+    return values
+
+
+def _instances(path: Path, data: dict, record: ImageRecord, report: ImportReport,
+               imported: AttributeImport) -> list[tuple[str, Instance]]:
     groups: dict[tuple, list[Shape]] = {}
+    values: dict[tuple, dict[str, Any]] = {}  # per instance: its first part's
     for k, shape in enumerate(data["shapes"]):
         label = shape["label"].strip()
         kind = shape.get("shape_type") or "polygon"
@@ -265,6 +307,7 @@ def _instances(path: Path, data: dict, record: ImageRecord, report: ImportReport
         group = shape.get("group_id")
         key = (label, group) if group is not None else (label, "shape", k)
         groups.setdefault(key, []).append(made)
+        values.setdefault(key, _shape_values(where, shape, report))
     out = []
     for (label, *rest), shapes in groups.items():
         where = f"{path.name}: group {brief(rest[0])} ({label})" if len(rest) == 1 else \
@@ -274,7 +317,8 @@ def _instances(path: Path, data: dict, record: ImageRecord, report: ImportReport
         except validate.ShapeError as exc:
             report.warn(f"shape rejected ({exc}); skipped", where)
             continue
-        out.append((label, Instance(None, 0, 0, merged, None, Provenance.manual())))
+        attributes = imported.check(label, values[(label, *rest)], where)
+        out.append((label, Instance(None, 0, 0, merged, None, Provenance.manual(), attributes=attributes)))
     return out
 
 

@@ -16,6 +16,10 @@ labeler's labelme import reads back to the same instances.
   no pixel (a sliver between pixel centres) has no mask to write and is left out.
 - Shapes are written in the project's instance order (instance_rows); labelme paints later
   shapes over earlier ones.
+- Attributes: labelme's shape ``flags`` (true/false only) hold the boolean attributes of the
+  class, set or default, which labelme shows as ticks; the others (choice, text, number) go
+  in an ``attributes`` object on the shape, which labelme keeps as the shape's other data.
+  Image tags are the image's ``flags``, each true.
 """
 
 from __future__ import annotations
@@ -31,8 +35,9 @@ import numpy as np
 from PIL import Image
 
 from .. import geometry
+from ..core.attributes import AttributeKind, AttributeSpec
 from ..core.entities import ImageRecord, ImageStatus, MaskRLE, Polygons
-from ..store import InstanceRow, ProjectStore
+from ..store import InstanceRow, ProjectStore, with_defaults
 from .common import ExportResult, FormatError, atomic_files
 
 LABELME_VERSION = "5.5.0"  # the format written: mask shapes need labelme 5.4 or later
@@ -51,15 +56,17 @@ def export_labelme(store: ProjectStore, out_dir: str | os.PathLike, *, all_image
     out_dir = Path(out_dir).resolve()
     images = store.images() if all_images else store.images(ImageStatus.ACCEPTED)
     names = {c.id: c.name for c in store.categories()}
+    attributes = ShapeAttributes(store.specs_by_category())
+    tags = store.tags_by_image()
     targets = output_paths(images, out_dir, ".json")
     texts: dict[Path, str] = {}
     written = 0
     for image, rows in with_progress(images, group_rows(store, images), progress):
         path = targets[image.id]
-        shapes, count = labelme_shapes(image, rows, names)
+        shapes, count = labelme_shapes(image, rows, names, attributes)
         written += count
         texts[path] = json.dumps({
-            "version": LABELME_VERSION, "flags": {}, "shapes": shapes,
+            "version": LABELME_VERSION, "flags": dict.fromkeys(tags.get(image.id, ()), True), "shapes": shapes,
             "imagePath": _relative(store.image_path(image), path.parent),
             "imageData": None, "imageHeight": image.height, "imageWidth": image.width,
         }, ensure_ascii=False)
@@ -67,14 +74,37 @@ def export_labelme(store: ProjectStore, out_dir: str | os.PathLike, *, all_image
     return ExportResult(list(texts), len(images), written)
 
 
-def labelme_shapes(image: ImageRecord, rows: Iterable[InstanceRow],
-                   names: dict[int, str]) -> tuple[list[dict], int]:
+class ShapeAttributes:
+    """A shape's labelme ``flags`` (the boolean attributes) and other attributes (None when
+    its class has none), every attribute of the class, set or default."""
+
+    def __init__(self, specs: dict[int, tuple[AttributeSpec, ...]]) -> None:
+        self.specs = specs
+        self._defaults = {cid: self._split(cid, "{}") for cid in specs}
+
+    def of(self, row: InstanceRow) -> tuple[dict, dict | None]:
+        if row.category_id not in self.specs:
+            return {}, None
+        return self._defaults[row.category_id] if row.attributes == "{}" else self._split(row.category_id, row.attributes)
+
+    def _split(self, category_id: int, stored: str) -> tuple[dict, dict | None]:
+        specs = self.specs[category_id]
+        values = with_defaults(specs, json.loads(stored))
+        flags = {s.name: values[s.name] for s in specs if s.kind == AttributeKind.BOOLEAN}
+        others = {s.name: values[s.name] for s in specs if s.kind != AttributeKind.BOOLEAN}
+        return flags, others or None
+
+
+def labelme_shapes(image: ImageRecord, rows: Iterable[InstanceRow], names: dict[int, str],
+                   attributes: ShapeAttributes | None = None) -> tuple[list[dict], int]:
     """The labelme shapes of one image's instances, in their order, and how many instances
     they are."""
     shapes: list[dict] = []
     group = count = 0
+    attributes = attributes or ShapeAttributes({})
     for row in rows:
         label = names[row.category_id]
+        flags, others = attributes.of(row)
         if row.kind == "polygon" and not row.has_holes:
             parts = json.loads(row.data)  # [[flat exterior], ...]: one ring per part
             group_id = None
@@ -82,7 +112,8 @@ def labelme_shapes(image: ImageRecord, rows: Iterable[InstanceRow],
                 group += 1
                 group_id = group
             for (flat,) in parts:
-                shapes.append(_shape(label, [list(p) for p in zip(flat[0::2], flat[1::2])], "polygon", group_id))
+                shapes.append(_shape(label, [list(p) for p in zip(flat[0::2], flat[1::2])], "polygon", group_id,
+                                     flags, others))
             count += 1
             continue
         found = pixel_mask(row, image)
@@ -92,7 +123,7 @@ def labelme_shapes(image: ImageRecord, rows: Iterable[InstanceRow],
         crop = mask[y:y + h, x:x + w]
         buf = io.BytesIO()
         Image.fromarray(crop.copy(order="C")).save(buf, format="PNG")
-        mask_shape = _shape(label, [[x, y], [x + w - 1, y + h - 1]], "mask", None)
+        mask_shape = _shape(label, [[x, y], [x + w - 1, y + h - 1]], "mask", None, flags, others)
         mask_shape["mask"] = base64.b64encode(buf.getvalue()).decode("ascii")
         shapes.append(mask_shape)
         count += 1
@@ -116,9 +147,12 @@ def pixel_mask(row: InstanceRow, image: ImageRecord) -> tuple[np.ndarray, tuple[
     return mask, (int(cols[0]), int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1))
 
 
-def _shape(label: str, points: list, kind: str, group_id: int | None) -> dict:
-    return {"label": label, "points": points, "group_id": group_id, "description": "",
-            "shape_type": kind, "flags": {}, "mask": None}
+def _shape(label: str, points: list, kind: str, group_id: int | None, flags: dict, others: dict | None) -> dict:
+    shape = {"label": label, "points": points, "group_id": group_id, "description": "",
+             "shape_type": kind, "flags": dict(flags), "mask": None}
+    if others is not None:
+        shape["attributes"] = dict(others)
+    return shape
 
 
 def _relative(image: Path, folder: Path) -> str:

@@ -18,7 +18,8 @@ import json
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from ..core.attributes import (
-    EMPTY, AttributeSpec, Attributes, Value, check_values, infer_spec, label_problem, normal_tags,
+    EMPTY, AttributeKind, AttributeSpec, Attributes, Value, check_values, infer_spec, kind_from_text, label_problem, normal_tags,
+    value_from_text,
 )
 from ..core.entities import Instance
 from .errors import ProjectError
@@ -177,6 +178,37 @@ class AttributeImport:
             except ValueError as exc:
                 self.warn(f"attribute value dropped ({exc})", where)
         return Attributes(out)
+
+    def define(self, category: str, spec: AttributeSpec, where: str) -> None:
+        """An attribute the file declares for a class (CVAT's label meta): defined on the
+        class unless the project has one of that name, whose definition is kept (with a
+        warning when the kinds differ and the file's is not text)."""
+        known = self.specs.setdefault(category, {})
+        have = known.get(spec.name)
+        if have is None:
+            known[spec.name] = spec
+            self.new_specs.setdefault(category, []).append(spec)
+        elif have.kind != spec.kind and spec.kind != AttributeKind.TEXT:  # text can carry any kind's values
+            self.warn(f"attribute {spec.name!r} of class {category!r} is a {have.kind.value} in the project "
+                      f"and a {spec.kind.value} in the file; the project's definition is kept", where)
+
+    def spec(self, category: str, name: str) -> AttributeSpec | None:
+        """The definition values of that attribute are checked against: the project's, else
+        one the file declared or an earlier value defined; None if there is none yet."""
+        return self.specs.get(category, {}).get(name)
+
+    def check_texts(self, category: str, texts: Mapping[str, str], where: str) -> Attributes:
+        """`check` for values given as text (CVAT XML): each read as its attribute's kind
+        (one the file and the project leave undefined: as kind_from_text says)."""
+        values: dict[str, Any] = {}
+        known = self.specs.get(category, {})
+        for name, text in texts.items():
+            spec = known.get(name)
+            try:
+                values[name] = value_from_text(spec.kind if spec else kind_from_text(text), text)
+            except ValueError as exc:
+                self.warn(f"attribute value dropped ({exc})", f"{where}: {name!r}")
+        return self.check(category, values, where)
 
     def add_image(self, path: str, attributes: Sequence[Attributes], tags: Iterable[str] = ()) -> None:
         """One planned image (its path as given to stage_labels); the first entry of a path counts."""

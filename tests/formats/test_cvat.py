@@ -14,7 +14,8 @@ import pytest
 from labeler import geometry
 from labeler.core import ImageStatus, Instance, InstanceStatus, MaskRLE, Polygons, Provenance
 from labeler.formats import FormatError, import_labelme
-from labeler.formats.cvat import cvat_rle, export_cvat, import_cvat
+from labeler.formats.cvat import cvat_rle, export_cvat
+from labeler.formats.cvat_import import import_cvat
 from labeler.store import ProjectStore
 
 from .test_coco import label_images
@@ -148,8 +149,11 @@ def test_boxes_and_ellipses_become_polygons(store, tmp_path):
                               '<box label="cat" xtl="20" ytl="20" xbr="40" ybr="30" rotation="90"/>'
                               '<ellipse label="cat" cx="50" cy="20" rx="6" ry="3"/></image>')
     report = import_cvat(store, [path])
-    assert report.instances_added == 3 and not report.warnings
-    box, rotated, ellipse = (i.shape for i in store.instances(store.images()[0].id))
+    assert report.instances_added == 3
+    assert list(report.warnings) == ["attribute 'occluded' of class 'cat' not defined in the project: defined as boolean"]
+    box, rotated, ellipse = store.instances(store.images()[0].id)
+    assert [i.attributes for i in (box, rotated, ellipse)] == [{"occluded": True}, {"occluded": False}, {"occluded": False}]  # CVAT's flag
+    box, rotated, ellipse = (i.shape for i in (box, rotated, ellipse))
     assert box == Polygons.rectangle(2, 3, 12.5, 9)
     assert geometry.bbox(rotated) == pytest.approx((25, 15, 10, 20))
     assert geometry.area(ellipse) == pytest.approx(np.pi * 18, rel=0.01)
@@ -176,9 +180,14 @@ def test_fixture_imports_with_warnings(tmp_path, shared_data):
         assert sorted(report.warnings) == sorted([
             "polyline shape has no area; skipped", "points shape has no area; skipped",
             "shape without a label; skipped",
-            "4 attributes and 0 tags not kept (attributes arrive in a later version)"])
+            "attribute 'occluded' of class 'label1' not defined in the project: defined as boolean"])
         (inst,) = store.instances(store.images()[0].id)
         assert inst.shape == Polygons.rectangle(0, 2, 4, 4)
+        label1 = store.category_by_name("label1")
+        assert [(s.name, s.kind.value, s.choices, s.default) for s in store.attribute_specs(label1.id)] == [
+            ("a1", "boolean", (), False), ("a2", "choice", ("v1", "v2", "v3"), "v1"), ("a3", "text", (), "0000"),
+            ("a4", "number", (), 0.0), ("occluded", "boolean", (), False)]
+        assert inst.attributes == {"a1": True, "a2": "v3", "a3": "0003", "a4": 2.4, "occluded": True}
 
 
 def test_datumaro_reads_the_export(store, tmp_path, image_root):
@@ -228,7 +237,10 @@ def test_size_mismatch_skips_the_image(store, tmp_path):
     report = import_cvat(store, [path])
     assert report.instances_added == 1
     assert set(report.warnings) == {"image size in the file differs from the image on disk; skipped",
-                                    "1 attributes and 2 tags not kept (attributes arrive in a later version)"}
+                                    "attribute 'x' of class 'cat' not defined in the project: defined as number"}
+    b = store.images()[1]
+    (inst,) = store.instances(b.id)
+    assert inst.attributes == {"x": 1.0} and store.image_tags(b.id) == ("cat",)
 
 
 MALFORMED = {
