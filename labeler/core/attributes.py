@@ -160,7 +160,7 @@ def value_text(value: Value) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
-        return str(int(value)) if value.is_integer() and abs(value) < 2 ** 53 else repr(value)
+        return str(int(value)) if value.is_integer() else repr(value)
     return value
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from labeler.core import AttributeKind, AttributeSpec, Attributes, Histories, Instance, Polygons, commands
-from labeler.core.attributes import check_values, infer_spec, normal_tags
+from labeler.core.attributes import check_values, infer_spec, kind_from_text, normal_tags, value_from_text, value_text
 from labeler.core.commands import CommandKind
 from tests.core.test_commands import MemoryDocument
 
@@ -107,3 +109,40 @@ def test_image_tags_add_remove_undo():
     with pytest.raises(ValueError, match="an image tag"):
         commands.tag_image(1, (), add=[""])
     assert normal_tags(["b", "a", "b"]) == ("a", "b")
+
+
+# --- text forms (CVAT XML) --------------------------------------------------------------
+
+@pytest.mark.parametrize("kind, text, value", [
+    ("boolean", "true", True), ("boolean", "False", False), ("number", "3", 3.0), ("number", "-2.5", -2.5),
+    ("choice", "red", "red"), ("text", " spaced ", " spaced ")])
+def test_value_from_text(kind, text, value):
+    got = value_from_text(AttributeKind(kind), text)
+    assert got == value and type(got) is type(value)
+
+
+@pytest.mark.parametrize("kind, text", [("boolean", "yes"), ("boolean", "1"), ("number", "fast"), ("number", "")])
+def test_value_from_text_refuses_what_the_kind_cannot_read(kind, text):
+    with pytest.raises(ValueError):
+        value_from_text(AttributeKind(kind), text)
+
+
+@pytest.mark.parametrize("text, kind", [("true", "boolean"), ("FALSE", "boolean"), ("7", "number"),
+                                        ("2.5e3", "number"), ("inf", "text"), ("nan", "text"), ("red", "text"),
+                                        ("", "text")])
+def test_kind_from_text(text, kind):
+    assert kind_from_text(text) == AttributeKind(kind)
+
+
+@pytest.mark.parametrize("value, text", [(True, "true"), (False, "false"), (3.0, "3"), (-2.0, "-2"), (2.5, "2.5"),
+                                         (1e20, "100000000000000000000"), ("a b", "a b")])
+def test_value_text_reads_back(value, text):
+    assert value_text(value) == text
+    kind = {bool: AttributeKind.BOOLEAN, float: AttributeKind.NUMBER, str: AttributeKind.TEXT}[type(value)]
+    assert value_from_text(kind, text) == value
+
+
+@given(st.one_of(st.booleans(), st.floats(allow_nan=False, allow_infinity=False), st.text()))
+def test_every_value_survives_its_text_form(value):
+    kind = {bool: AttributeKind.BOOLEAN, float: AttributeKind.NUMBER, str: AttributeKind.TEXT}[type(value)]
+    assert value_from_text(kind, value_text(value)) == value
