@@ -10,7 +10,6 @@ import tempfile
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from glob import escape as glob_escape
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterator, Sequence
 
@@ -154,9 +153,9 @@ def atomic_files(paths: Sequence[Path]) -> Iterator[list[BinaryIO]]:
     seconds of writing); after an error the temporary files are removed."""
     temps: list[tuple[BinaryIO, str, Path]] = []
     try:
-        for path in map(Path, paths):
-            path.parent.mkdir(parents=True, exist_ok=True)
-            _remove_orphans(path)
+        paths = [Path(p) for p in paths]
+        _remove_orphans(paths)
+        for path in paths:
             fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
             temps.append((os.fdopen(fd, "wb"), tmp, path))
         yield [f for f, _, _ in temps]
@@ -176,18 +175,26 @@ def atomic_files(paths: Sequence[Path]) -> Iterator[list[BinaryIO]]:
         raise
 
 
-def _remove_orphans(path: Path) -> None:
-    """Temporary files of earlier writes of this file whose process is gone (a kill -9
-    leaves its .tmp behind). A live writer's file, or one not named by a pid, is left."""
+def _remove_orphans(paths: Sequence[Path]) -> None:
+    """Make the paths' folders, and remove the temporary files of earlier writes of these
+    files whose process is gone (a kill -9 leaves its .tmp behind). A live writer's file, or
+    one not named by a pid, is left. Each folder is listed once, however many paths it holds."""
     import psutil
 
-    for leftover in path.parent.glob(f".{glob_escape(path.name)}.*.tmp"):
-        pid = leftover.name[len(path.name) + 2:].split(".", 1)[0]
-        if pid.isdigit() and not psutil.pid_exists(int(pid)):
-            try:
-                leftover.unlink()
-            except OSError:
-                pass
+    by_folder: dict[Path, set[str]] = {}
+    for path in paths:
+        by_folder.setdefault(path.parent, set()).add(path.name)
+    for folder, names in by_folder.items():
+        folder.mkdir(parents=True, exist_ok=True)
+        with os.scandir(folder) as entries:
+            leftovers = [e.name for e in entries if e.name.startswith(".") and e.name.endswith(".tmp")]
+        for leftover in leftovers:
+            parts = leftover[1:-len(".tmp")].rsplit(".", 2)  # ".<name>.<pid>.<mkstemp's 8>.tmp"
+            if len(parts) == 3 and parts[0] in names and parts[1].isdigit() and not psutil.pid_exists(int(parts[1])):
+                try:
+                    (folder / leftover).unlink()
+                except OSError:
+                    pass
 
 
 def add_image_files(store: ProjectStore, infos: list[ImageInfo]) -> list[ImageRecord]:

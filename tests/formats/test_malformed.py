@@ -437,9 +437,11 @@ def test_a_killed_export_leaves_no_temporary_file_after_the_next_one(tmp_path):
     orphan.write_text("half")
     alive = tmp_path / f".export.json.{os.getpid()}.def456.tmp"
     alive.write_text("mine")
+    another_files = tmp_path / f".other.json.{dead}.ghi789.tmp"  # another file's: its own write removes it
+    another_files.write_text("half")
     write_text_atomic(target, "{}")
     assert target.read_text() == "{}"
-    assert not orphan.exists() and alive.exists()
+    assert not orphan.exists() and alive.exists() and another_files.exists()
 
 
 def test_a_mask_on_an_image_over_the_mask_pixel_limit_is_refused_before_it_is_made():
