@@ -1,7 +1,8 @@
 """Models for pre-labeling and learning from accepted labels: torch and torchvision, no Qt.
 
 registry: which models exist and how to build them; weights: where their weights come from
-and labeler's checkpoints; predict: images -> box-local instance masks; device: where to run.
+and labeler's checkpoints; predict: images -> box-local instance masks; device: where to run;
+decode: JPEGs decoded on the model's device (nvJPEG on CUDA) for pre-labeling.
 """
 
 from .device import describe_device, pick_device

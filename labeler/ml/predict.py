@@ -5,6 +5,10 @@ detections on a 12-megapixel photo: 14 GB). Predictor runs the model's own stage
 (transform, backbone, rpn, roi_heads) and pastes each 28x28 mask the way torchvision does,
 but only over its own (padded) box, on the model's device; only small boolean masks come
 back to the CPU. A box prompt reuses the same RoI heads on a box the user drew.
+
+Images come as RGB numpy arrays, or as C x H x W uint8 tensors already on the device (JPEGs
+decoded there: ml.decode). On CUDA the convolutions run under bfloat16 autocast unless told
+not to; `channels_last` (off by default) runs them NHWC, which tensor cores prefer.
 """
 
 from __future__ import annotations
@@ -127,7 +131,7 @@ class Predictor:
 
     def __init__(self, model: MaskRCNN, device: torch.device | str = "cpu", *, amp: bool | None = None,
                  score_threshold: float = 0.2, mask_threshold: float = 0.5,
-                 max_detections: int | None = None) -> None:
+                 max_detections: int | None = None, channels_last: bool = False) -> None:
         if not 0.0 <= score_threshold <= 1.0 or not 0.0 <= mask_threshold <= 1.0:
             raise ValueError("score_threshold and mask_threshold must lie in [0, 1]")
         self.device = torch.device(device)
@@ -139,6 +143,9 @@ class Predictor:
             if max_detections < 1:
                 raise ValueError("max_detections must be at least 1")
             self.model.roi_heads.detections_per_img = int(max_detections)
+        self.channels_last = bool(channels_last)
+        if self.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)  # the 4-d conv weights
         self.amp_dtype: torch.dtype | None = None
         if amp if amp is not None else self.device.type == "cuda":
             self.amp_dtype = self._amp_dtype()
@@ -164,7 +171,11 @@ class Predictor:
             for handle in handles:
                 handle.remove()
 
-    def _to_tensor(self, image: np.ndarray) -> Tensor:
+    def _to_tensor(self, image: np.ndarray | Tensor) -> Tensor:
+        if isinstance(image, Tensor):  # decoded on the device (ml.decode): C x H x W, RGB
+            if image.dtype != torch.uint8 or image.ndim != 3 or image.shape[0] != 3 or image.numel() == 0:
+                raise ValueError(f"image tensors must be 3 x H x W uint8 (RGB), got {image.dtype} {tuple(image.shape)}")
+            return image.to(self.device).float().div_(255)
         if not isinstance(image, np.ndarray) or image.dtype != np.uint8:
             raise ValueError("images must be uint8 numpy arrays (H x W x 3, RGB)")
         if image.ndim == 2:
@@ -179,6 +190,8 @@ class Predictor:
         return torch.from_numpy(image).to(self.device).permute(2, 0, 1).float().div_(255)
 
     def _features(self, images: Tensor) -> "OrderedDict[str, Tensor]":
+        if self.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
         features = self.model.backbone(images)
         if isinstance(features, Tensor):
             features = OrderedDict([("0", features)])
@@ -186,8 +199,9 @@ class Predictor:
             features = OrderedDict((k, v.float()) for k, v in features.items())
         return features
 
-    def predict(self, images: Sequence[np.ndarray]) -> list[list[Detection]]:
-        """Detections for each image (RGB uint8 H x W x 3, any sizes, one batch), best first."""
+    def predict(self, images: Sequence[np.ndarray | Tensor]) -> list[list[Detection]]:
+        """Detections for each image (RGB uint8 H x W x 3 arrays or 3 x H x W tensors, any
+        sizes, one batch), best first."""
         if len(images) == 0:
             return []
         with torch.inference_mode():
