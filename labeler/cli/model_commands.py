@@ -22,53 +22,112 @@ def _save_class_map(store: ProjectStore, text: str) -> None:
     print("class map (saved in the project): " + ", ".join(f"{n} -> {used.get(n, '(none)')}" for n in names))
 
 
-def cmd_prelabel(args: argparse.Namespace) -> int:
+def _prelabel_suggester(args: argparse.Namespace, store: ProjectStore, config):
+    """The model for `labeler prelabel`, after saving --class-map; says which model and
+    weights, and refuses to write noise without --untrained."""
+    from ..workers.suggest import Suggester
+
+    if args.class_map is not None:
+        _save_class_map(store, args.class_map)
+    suggester = Suggester(store, config)  # weights, device or class problems are UserErrors
+    print(f"model: {suggester.loaded.model_name} v{suggester.version} on {suggester.device_text}")
+    print(f"weights: {suggester.loaded.message}")
+    if suggester.loaded.source == "none" and not args.untrained:
+        raise UserError("no trained weights, so the suggestions would be noise. Give COCO "
+                          "weights (--weights PATH, or put them in torchvision's cache), train "
+                          "on accepted labels first ('labeler train'), or pass --untrained")
+    return suggester
+
+
+def _report_prelabel(suggester, answers, total: int) -> int:
+    """Show the answers' progress on stderr, then a summary line; Ctrl+C stops cleanly."""
     import time
 
-    from ..store.proposals import images_needing_suggestions
     from ..workers.protocol import Failed
-    from ..workers.suggest import Suggester
+
+    progress, start = Progress("pre-labeling"), time.perf_counter()
+    done = suggestions = failed = 0
+    try:
+        for answer in answers:
+            done += 1
+            if isinstance(answer, Failed):
+                failed += 1
+                print(f"\nskipped: {answer.message}", file=sys.stderr)
+            else:
+                suggestions += answer.added
+            progress(done, total)
+    except KeyboardInterrupt:
+        print(f"\nstopped after {done} of {total} images; run the same command again "
+              f"to go on from there", file=sys.stderr)
+        return 130
+    finally:
+        suggester.close()
+    seconds = time.perf_counter() - start
+    rate = f", {done / seconds:.2f} images/s" if done and seconds > 0 else ""
+    refined = f" ({suggester.refined} masks redrawn by {suggester.refiner.name})" if suggester.refiner else ""
+    print(f"pre-labeled {done - failed} images: {suggestions} suggestions{refined}"
+          + (f", {failed} unreadable images skipped" if failed else "") + rate)
+    return 0
+
+
+def cmd_prelabel(args: argparse.Namespace) -> int:
+    from ..store.proposals import images_needing_suggestions
 
     if args.batch < 1:
         raise OptionError(f"--batch must be at least 1, got {args.batch}")
     config = worker_config(args, args.project, batch_size=args.batch, score_threshold=args.score_threshold,
                            refine_masks=args.refine_masks)
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        return _prelabel_under_torchrun(args, config)
     with ProjectStore.open(args.project) as store:
-        if args.class_map is not None:
-            _save_class_map(store, args.class_map)
-        suggester = Suggester(store, config)  # weights, device or class problems are UserErrors
-        print(f"model: {suggester.loaded.model_name} v{suggester.version} on {suggester.device_text}")
-        print(f"weights: {suggester.loaded.message}")
-        if suggester.loaded.source == "none" and not args.untrained:
-            raise UserError("no trained weights, so the suggestions would be noise. Give COCO "
-                              "weights (--weights PATH, or put them in torchvision's cache), train "
-                              "on accepted labels first ('labeler train'), or pass --untrained")
+        suggester = _prelabel_suggester(args, store, config)
         images = images_needing_suggestions(store, suggester.version, args.images)
         already = len(store.images()) - len(images)
         print(f"{len(images)} images to pre-label ({already} done before or not eligible)")
-        progress, start = Progress("pre-labeling"), time.perf_counter()
-        done = suggestions = failed = 0
+        return _report_prelabel(suggester, suggester.run(images), len(images))
+
+
+def _prelabel_under_torchrun(args: argparse.Namespace, config) -> int:
+    """Rank 0 runs `labeler prelabel` as one process does, the images shared with the other
+    ranks (workers/distributed_prelabel.py); they print nothing, not even rank 0's errors."""
+    from ..store.proposals import images_needing_suggestions
+    from ..workers.distributed import from_environment
+    from ..workers.distributed_prelabel import receive_work, send_work, sharded_run
+
+    dist = from_environment(config.device)
+    assert dist is not None
+    try:
+        if dist.rank != 0:
+            given = receive_work(dist, config)
+            if given is None:
+                return 2  # rank 0 stopped before there was work, and said why
+            suggester, work = given
+            try:
+                for _ in sharded_run(dist, suggester, work.images):
+                    pass
+            except KeyboardInterrupt:
+                return 130
+            finally:
+                suggester.close()
+            return 0
+        store = None
         try:
-            for answer in suggester.run(images):
-                done += 1
-                if isinstance(answer, Failed):
-                    failed += 1
-                    print(f"\nskipped: {answer.message}", file=sys.stderr)
-                else:
-                    suggestions += answer.added
-                progress(done, len(images))
-        except KeyboardInterrupt:
-            print(f"\nstopped after {done} of {len(images)} images; run the same command again "
-                  f"to go on from there", file=sys.stderr)
-            return 130
-        finally:
-            suggester.close()
-        seconds = time.perf_counter() - start
-        rate = f", {done / seconds:.2f} images/s" if done and seconds > 0 else ""
-        refined = f" ({suggester.refined} masks redrawn by {suggester.refiner.name})" if suggester.refiner else ""
-        print(f"pre-labeled {done - failed} images: {suggestions} suggestions{refined}"
-              + (f", {failed} unreadable images skipped" if failed else "") + rate)
-    return 0
+            store = ProjectStore.open(args.project)
+            suggester = _prelabel_suggester(args, store, config)
+            images = images_needing_suggestions(store, suggester.version, args.images)
+        except BaseException:
+            send_work(dist, None)
+            if store is not None:
+                store.close()
+            raise
+        with store:
+            send_work(dist, suggester, images)
+            already = len(store.images()) - len(images)
+            print(f"{len(images)} images to pre-label ({already} done before or not eligible), "
+                  f"shared by {dist.world} processes")
+            return _report_prelabel(suggester, sharded_run(dist, suggester, images), len(images))
+    finally:
+        dist.close()
 
 
 def _trainer_config(args: argparse.Namespace):
@@ -220,7 +279,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("prelabel", help="let the model suggest instances (headless)",
                        description="Run the model on the images it has not seen yet and store its "
-                                   "suggestions for review. Stopped runs resume where they stopped.")
+                                   "suggestions for review. Stopped runs resume where they stopped. "
+                                   "Several GPUs: torchrun --nproc-per-node N $(which labeler) prelabel "
+                                   "PROJECT_DIR (the images are shared out; rank 0 alone writes the project)")
     p.add_argument("project", metavar="PROJECT_DIR")
     add_model_options(p)
     p.add_argument("--batch", type=int, default=2, metavar="N", help="images per model call")

@@ -28,6 +28,11 @@ class WorkerConfig:
     class_map: dict[str, str] = field(default_factory=dict)  # project class -> COCO class
     model_overrides: dict = field(default_factory=dict)  # e.g. min_size for tiny test models
     refine_masks: str | None = None  # an assist model (ml.promptable) that redraws each suggestion from its box
+    # pre-labeling levers (ml.decode, ml.predict.Predictor); the defaults leave the CPU path as it was
+    decode_on_device: bool = False  # CUDA only: JPEGs decoded on the GPU (nvJPEG), a batch at a time; off
+    # until a GPU run has measured it (benchmarks/gpu_checks.sh)
+    amp: bool | None = None  # autocast (bfloat16) for the model; None: on for CUDA, off elsewhere
+    channels_last: bool = False  # NHWC convolutions (tensor cores like them); off by default everywhere
 
 
 def receive_all(inbox, block: bool) -> list:
