@@ -84,8 +84,8 @@ def part_learning(args) -> None:
     print(f"learning: {args.model}, {width}x{height} shapes{' on texture' if args.texture else ''}, "
           f"{args.per_round} more accepted images per round, {args.budget} steps of batch {args.batch} per "
           f"round, {config.engine}, lr {args.lr or 'default'}; test set {args.test_images} images")
-    print(f"{'round':>5} {'accepted':>8} {'train/held':>10} {'s/step':>7} {'loss':>7} {'held mask AP':>12} "
-          f"{'held box AP':>11} {'test mask AP':>12}  status")
+    print(f"{'round':>5} {'accepted':>8} {'train/held':>10} {'s/step':>7} {'round s':>7} {'loss':>7} "
+          f"{'held mask AP':>12} {'held box AP':>11} {'test mask AP':>12}  status")
     with ProjectStore.open(project) as store:
         categories = {c.name: c.id for c in store.categories()}
         images = store.images()
@@ -97,7 +97,9 @@ def part_learning(args) -> None:
                         store.put_instance(Instance(None, image.id, categories[CLASSES[label - 1]], shape,
                                                     None, Provenance.manual()))
                     store.set_image_status(image.id, ImageStatus.ACCEPTED)
+            start = time.perf_counter()
             done = run_round(store, config)
+            seconds = time.perf_counter() - start  # the whole round: snapshot, training, scoring, promotion
             m = done.metrics
             version = current_model_version(store)
             loaded = load_model(args.model, CLASSES, checkpoint=project_checkpoint(project, version),
@@ -106,7 +108,7 @@ def part_learning(args) -> None:
             row = store.db.execute("SELECT train_images, heldout_images FROM model_versions WHERE version = ?",
                                    (done.version,)).fetchone()
             per_step = m.get("train_seconds", 0) / max(m.get("steps", 1), 1)
-            print(f"{r:>5} {r * args.per_round:>8} {row[0]:>5}/{row[1]:<4} {per_step:>7.2f} "
+            print(f"{r:>5} {r * args.per_round:>8} {row[0]:>5}/{row[1]:<4} {per_step:>7.2f} {seconds:>7.1f} "
                   f"{m.get('loss', float('nan')):>7.3f} {m.get('mask_ap', float('nan')):>12.3f} "
                   f"{m.get('box_ap', float('nan')):>11.3f} {test_ap:>12.3f}  {done.status} v{done.version}"
                   + (f" ({done.reason})" if done.status == "failed" else ""), flush=True)
