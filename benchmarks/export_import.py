@@ -3,6 +3,10 @@ vertices), in every format. Prints the time of each step and the peak memory. Ta
 COCO, YOLO and CVAT XML export each < 5 s.
 
     python benchmarks/export_import.py [--images N] [--per-image K] [--keep DIR] [--no-masks]
+                                       [--attributes]
+
+With --attributes every class has three attributes (a boolean, a choice, a number) and
+every other instance has all three set: what attributes add to each export and import.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from labeler.core import ImageRecord, ImageStatus, Instance, Polygons
+from labeler.core import AttributeKind, AttributeSpec, ImageRecord, ImageStatus, Instance, Polygons
 from labeler.formats import export_coco, import_coco
 from labeler.formats.common import add_image_files
 from labeler.imaging import find_images, scan_images
@@ -57,6 +61,8 @@ def main() -> None:
     parser.add_argument("--per-image", type=int, default=10)
     parser.add_argument("--keep", type=Path, help="build here and keep it (default: a temp folder)")
     parser.add_argument("--no-masks", action="store_true", help="skip the mask-PNG export (2 PNGs per image)")
+    parser.add_argument("--attributes", action="store_true", help="three attributes per class, set on every "
+                                                                   "other instance")
     args = parser.parse_args()
     work = args.keep or Path(tempfile.mkdtemp(prefix="labeler-bench-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -84,10 +90,20 @@ def main() -> None:
 
     source = ProjectStore.create(work / "source", images, ["a", "b", "c"])
 
+    specs = (AttributeSpec("occluded", AttributeKind.BOOLEAN), AttributeSpec("colour", AttributeKind.CHOICE,
+                                                                             ("red", "green", "blue")),
+             AttributeSpec("count", AttributeKind.NUMBER))
+    values = {"occluded": True, "colour": "blue", "count": 7.0}
+    if args.attributes:
+        for c in source.categories():
+            source.set_attribute_specs(c.id, specs)
+        print("attributes: 3 per class, set on every other instance")
+
     def fill():
         records = source.add_images(ImageRecord(None, p.relative_to(images).as_posix(), WIDTH, HEIGHT,
                                                 ImageStatus.ACCEPTED) for p in paths)
-        source.add_instances(Instance(None, im.id, 1 + k % 3, shapes[i * args.per_image + k])
+        source.add_instances(Instance(None, im.id, 1 + k % 3, shapes[i * args.per_image + k],
+                                      attributes=values if args.attributes and k % 2 else {})
                              for i, im in enumerate(records) for k in range(args.per_image))
 
     timed("store: insert images and instances (1 txn)", fill)
