@@ -48,7 +48,8 @@ from ..core.entities import (
 )
 from ..store import AttributeImport, ProjectStore, with_defaults
 from .common import (
-    ExportResult, FormatError, ImageResolver, ImportReport, brief, check_class_name, check_file_name, load_json,
+    ExportResult, FormatError, ImageResolver, ImportReport, annotation_files, brief, check_class_name,
+    check_file_name, load_json,
     store_planned, write_texts_atomic,
 )
 
@@ -154,16 +155,10 @@ def split_value(path: str) -> float:
 def find_coco_files(paths: Iterable[str | os.PathLike]) -> list[Path]:
     """JSON files as given; a folder means every Roboflow ``_annotations.coco.json`` in it,
     or failing that every .json file in its ``annotations/`` subfolder."""
-    files: list[Path] = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            found = sorted(p.rglob(ROBOFLOW_NAME)) or sorted((p / "annotations").glob("*.json"))
-            if not found:
-                raise FormatError(p, f"folder has no {ROBOFLOW_NAME} and no annotations/*.json")
-            files += found
-        else:
-            files.append(p)
-    return files
+    def in_folder(p: Path) -> list[Path]:
+        return sorted(p.rglob(ROBOFLOW_NAME)) or sorted((p / "annotations").glob("*.json"))
+
+    return annotation_files(paths, in_folder, f"folder has no {ROBOFLOW_NAME} and no annotations/*.json")
 
 
 def import_coco(store: ProjectStore, paths: Sequence[str | os.PathLike],

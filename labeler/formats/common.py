@@ -11,7 +11,7 @@ from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterator, Sequence
+from typing import Any, BinaryIO, Callable, Iterable, Iterator, Sequence
 
 from .. import geometry
 
@@ -127,6 +127,22 @@ def check_file_name(path: Path, name: str, what: str) -> str:
     if problem:
         raise FormatError(path, f"{what} {brief(name)} contains {problem}")
     return name
+
+
+def annotation_files(paths: Iterable[str | os.PathLike], in_folder: Callable[[Path], list[Path]],
+                     none_found: str) -> list[Path]:
+    """The files of an import: files as given; for a folder, what `in_folder` finds in it
+    (FormatError saying `none_found` when that is nothing)."""
+    files: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found = in_folder(p)
+            if not found:
+                raise FormatError(p, none_found)
+            files += found
+        else:
+            files.append(p)
+    return files
 
 
 def write_text_atomic(path: Path, text: str) -> None:

@@ -35,7 +35,7 @@ from ..core.entities import ImageRecord, Instance, Polygons, Provenance, Shape
 from ..geometry import validate
 from ..store import AttributeImport, ProjectStore
 from .common import (
-    FormatError, ImageResolver, ImportReport, brief, check_class_name, check_file_name, checked_shape,
+    FormatError, ImageResolver, ImportReport, annotation_files, brief, check_class_name, check_file_name, checked_shape,
     merge_parts, store_planned,
 )
 from .cvat import ANNOTATIONS_NAME, OCCLUDED
@@ -95,16 +95,8 @@ class _NoDoctype(ET.TreeBuilder):
 def find_cvat_files(paths: Iterable[str | os.PathLike]) -> list[Path]:
     """XML files as given; a folder means every annotations.xml in it (CVAT's zip,
     extracted), or failing that every .xml file directly in it."""
-    files: list[Path] = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            found = sorted(p.rglob(ANNOTATIONS_NAME)) or sorted(p.glob("*.xml"))
-            if not found:
-                raise FormatError(p, f"folder has no {ANNOTATIONS_NAME} and no .xml file")
-            files += found
-        else:
-            files.append(p)
-    return files
+    return annotation_files(paths, lambda p: sorted(p.rglob(ANNOTATIONS_NAME)) or sorted(p.glob("*.xml")),
+                            f"folder has no {ANNOTATIONS_NAME} and no .xml file")
 
 
 def _parse(path: Path) -> ET.Element:

@@ -49,7 +49,7 @@ from ..geometry import validate
 from ..core.attributes import label_problem
 from ..store import AttributeImport, ProjectStore
 from .common import (
-    FormatError, ImageResolver, ImportReport, brief, check_class_name, check_file_name, checked_shape,
+    FormatError, ImageResolver, ImportReport, annotation_files, brief, check_class_name, check_file_name, checked_shape,
     load_json, merge_parts, store_planned,
 )
 from ..imaging import IMAGE_EXTENSIONS
@@ -61,16 +61,8 @@ CIRCLE_SEGMENTS = 64
 
 
 def find_labelme_files(paths: Sequence[str | os.PathLike]) -> list[Path]:
-    files: list[Path] = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            found = sorted(p.rglob("*.json"))
-            if not found:
-                raise FormatError(p, "folder has no labelme .json files")
-            files += found
-        else:
-            files.append(p)
-    return files
+    """JSON files as given; a folder means every .json file under it."""
+    return annotation_files(paths, lambda p: sorted(p.rglob("*.json")), "folder has no labelme .json files")
 
 
 def import_labelme(store: ProjectStore, paths: Sequence[str | os.PathLike],
