@@ -14,6 +14,7 @@ from typing import Iterable, Sequence
 
 from ..core.entities import ImageStatus, Instance, InstanceStatus
 from .errors import ProjectError
+from .rows import instance_values
 
 
 @dataclass(frozen=True)
@@ -56,9 +57,7 @@ class StagedImports:
         """The Python-side work of storing an instance (its shape as JSON, area, bbox), done
         ahead of write_prepared so that none of it happens while the write lock is held.
         Reads and writes nothing; any thread or process may call it."""
-        from .project_store import _instance_values
-
-        values = _instance_values(instance)
+        values = instance_values(instance)
         return PreparedInstance(values[2:], InstanceStatus(instance.status) == InstanceStatus.PROPOSED)
 
     def write_prepared(self, labels: Iterable[tuple[str, Sequence[tuple[str, PreparedInstance]]]],

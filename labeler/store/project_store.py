@@ -23,13 +23,12 @@ the root is refused.
 
 from __future__ import annotations
 
-import json
 import os
 import posixpath
 import sqlite3
 import time
 from contextlib import closing, contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
@@ -40,18 +39,15 @@ from ..core.entities import (
     ImageStatus,
     Instance,
     InstanceStatus,
-    MaskRLE,
-    Polygons,
-    Provenance,
     palette_color,
 )
-from ..core.attributes import Attributes
 from ..core.names import name_problem
 from .attributes import AttributeMethods
 from .bulk import LabelsWritten, PreparedInstance, StagedImports, StagedLabels  # noqa: F401 - re-exported
 from . import meta as meta_table
 from .errors import ProjectBusy, ProjectError  # noqa: F401 - re-exported
 from .meta import MetaKey
+from .rows import INSTANCE_COLUMNS, InstanceRow, insert_sql, instance_from_row, instance_values, row_fields
 from .schema import CLASS_MAP_BY_ID_VERSION, MIGRATIONS, ORIENTED_VERSION, SCHEMA_VERSION, statements
 
 DB_NAME = "labeler.db"
@@ -60,39 +56,6 @@ DB_NAME = "labeler.db"
 # longest hold is an import's one transaction (0.5-1 s for 150,000 annotations on a 2-core
 # machine), so this covers imports many times that size.
 BUSY_TIMEOUT_S = 60.0
-
-
-@dataclass(frozen=True)
-class InstanceRow:
-    """An instance as stored, with its shape still as JSON text (fast paths: export, stats)."""
-
-    id: int
-    image_id: int
-    category_id: int
-    kind: str
-    data: str
-    has_holes: bool
-    area: float
-    bbox: tuple[float, float, float, float]
-    score: float | None
-    provenance: str
-    status: str
-    attributes: str = "{}"  # JSON object: the values set (store/attributes.py); defaults are not stored
-
-
-_INSERT_INSTANCE = (
-    "INSERT OR REPLACE INTO instances(image_id, category_id, kind, data, has_holes, area, "
-    "bbox_x, bbox_y, bbox_w, bbox_h, score, provenance, status, id{}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?{})")
-
-
-def _insert_sql(rows: Sequence[tuple]) -> str:
-    """With the attributes column only if a row has some (the rest get '{}'): old schemas take it."""
-    return _INSERT_INSTANCE.format(*((", attributes", ",?") if any(r[-1] != "{}" for r in rows) else ("", "")))
-
-_INSTANCE_COLUMNS = (
-    "id, image_id, category_id, kind, data, has_holes, area, bbox_x, bbox_y, bbox_w, bbox_h, "
-    "score, provenance, status, attributes"
-)
 
 
 class ProjectStore(StagedImports, AttributeMethods):
@@ -332,18 +295,18 @@ class ProjectStore(StagedImports, AttributeMethods):
     # --- instances -------------------------------------------------------------------
 
     def instances(self, image_id: int, statuses: Iterable[InstanceStatus] | None = None) -> list[Instance]:
-        sql = f"SELECT {_INSTANCE_COLUMNS} FROM instances WHERE image_id = ?"
+        sql = f"SELECT {INSTANCE_COLUMNS} FROM instances WHERE image_id = ?"
         args: list = [image_id]
         if statuses is not None:
             wanted = [InstanceStatus(s).value for s in statuses]
             sql += f" AND status IN ({','.join('?' * len(wanted))})"
             args += wanted
-        return [_instance(InstanceRow(*_row_fields(r))) for r in self.db.execute(sql + " ORDER BY id", args)]
+        return [instance_from_row(InstanceRow(*row_fields(r))) for r in self.db.execute(sql + " ORDER BY id", args)]
 
     def get_instance(self, instance_id: int) -> Instance | None:
-        row = self.db.execute(f"SELECT {_INSTANCE_COLUMNS} FROM instances WHERE id = ?",
+        row = self.db.execute(f"SELECT {INSTANCE_COLUMNS} FROM instances WHERE id = ?",
                               (instance_id,)).fetchone()
-        return _instance(InstanceRow(*_row_fields(row))) if row else None
+        return instance_from_row(InstanceRow(*row_fields(row))) if row else None
 
     def put_instance(self, instance: Instance) -> Instance:
         """Insert (id None: a new id is assigned) or replace the instance with that id.
@@ -351,11 +314,11 @@ class ProjectStore(StagedImports, AttributeMethods):
         shape must pass geometry.check_shape for its image (ShapeError, a ValueError, if not),
         and the attributes the class's specs (store/attributes.py)."""
         self._check_shapes([instance])
-        values = _instance_values(instance)
+        values = instance_values(instance)
         with self.transaction():
             attributes = self.stored_attributes(instance)
             row = (*values, instance.id, attributes.to_text())
-            cur = self.db.execute(_insert_sql([row]), row if attributes else row[:-1])
+            cur = self.db.execute(insert_sql([row]), row if attributes else row[:-1])
             return replace(instance, id=cur.lastrowid if instance.id is None else instance.id,
                            attributes=attributes)
 
@@ -364,10 +327,10 @@ class ProjectStore(StagedImports, AttributeMethods):
         serialised before the lock is taken."""
         instances = list(instances)
         self._check_shapes(instances)
-        rows = [_instance_values(i) for i in instances]
+        rows = [instance_values(i) for i in instances]
         with self.transaction():
             rows = [(*r, None, self.stored_attributes(i).to_text()) for r, i in zip(rows, instances)]
-            sql = _insert_sql(rows)
+            sql = insert_sql(rows)
             cur = self.db.executemany(sql, rows if "attributes" in sql else [r[:-1] for r in rows])
             return max(cur.rowcount, 0)
 
@@ -388,7 +351,7 @@ class ProjectStore(StagedImports, AttributeMethods):
                       statuses: Iterable[InstanceStatus] = (InstanceStatus.ACCEPTED,)) -> Iterator[InstanceRow]:
         """Instances as stored, ordered by image then id, without parsing shapes."""
         wanted = [InstanceStatus(s).value for s in statuses]
-        sql = (f"SELECT {_INSTANCE_COLUMNS} FROM instances "
+        sql = (f"SELECT {INSTANCE_COLUMNS} FROM instances "
                f"WHERE status IN ({','.join('?' * len(wanted))})")
         if image_ids is not None:
             self.db.execute("CREATE TEMP TABLE IF NOT EXISTS _wanted(id INTEGER PRIMARY KEY)")
@@ -396,7 +359,7 @@ class ProjectStore(StagedImports, AttributeMethods):
             self.db.executemany("INSERT INTO _wanted(id) VALUES (?)", ((i,) for i in image_ids))
             sql += " AND image_id IN (SELECT id FROM _wanted)"
         for row in self.db.execute(sql + " ORDER BY image_id, id", wanted):
-            yield InstanceRow(*_row_fields(row))
+            yield InstanceRow(*row_fields(row))
 
     def instance_counts(self) -> list[tuple[str, str, str, int]]:
         """(category name, provenance, status, count) for every combination present."""
@@ -472,28 +435,3 @@ def _migrate(db: sqlite3.Connection, version: int) -> None:
 
 def _image(row: tuple) -> ImageRecord:
     return ImageRecord(row[0], row[1], row[2], row[3], ImageStatus(row[4]))
-
-
-def _row_fields(row: tuple) -> tuple:
-    (id_, image_id, category_id, kind, data, has_holes, area, bx, by, bw, bh,
-     score, provenance, status, attributes) = row
-    return (id_, image_id, category_id, kind, data, bool(has_holes), area, (bx, by, bw, bh),
-            score, provenance, status, attributes)
-
-
-def _instance(row: InstanceRow) -> Instance:
-    parsed = json.loads(row.data)
-    shape = Polygons.from_json(parsed) if row.kind == "polygon" else MaskRLE.from_json(parsed)
-    return Instance(row.id, row.image_id, row.category_id, shape, row.score,
-                    Provenance.parse(row.provenance), InstanceStatus(row.status), Attributes.from_text(row.attributes))
-
-
-def _instance_values(instance: Instance) -> tuple:
-    shape = instance.shape
-    kind = "mask" if isinstance(shape, MaskRLE) else "polygon"
-    has_holes = isinstance(shape, Polygons) and shape.has_holes
-    data = json.dumps(shape.to_json(), separators=(",", ":"))
-    bx, by, bw, bh = geometry.bbox(shape)
-    return (instance.image_id, instance.category_id, kind, data, int(has_holes),
-            geometry.area(shape), bx, by, bw, bh, instance.score, str(instance.provenance),
-            InstanceStatus(instance.status).value)

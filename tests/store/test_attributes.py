@@ -8,7 +8,7 @@ import pytest
 
 from labeler.core import AttributeKind, AttributeSpec, Histories, ImageRecord, Instance, Polygons, commands
 from labeler.store import DB_NAME, SCHEMA_VERSION, AttributeImport, ProjectError, ProjectStore, with_defaults
-from labeler.store import project_store
+from labeler.store import project_store, rows
 
 OCCLUDED = AttributeSpec("occluded", AttributeKind.BOOLEAN)
 COLOUR = AttributeSpec("colour", AttributeKind.CHOICE, ("red", "green"), "green")
@@ -35,7 +35,7 @@ def test_a_schema_5_project_is_upgraded_with_nothing_lost(tmp_path, image_root, 
                 old.db.execute("INSERT INTO instances(id, image_id, category_id, kind, data, has_holes, area, "
                                "bbox_x, bbox_y, bbox_w, bbox_h, score, provenance, status) "
                                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                               (1, *project_store._instance_values(before)))
+                               (1, *rows.instance_values(before)))
             assert old.db.execute("PRAGMA user_version").fetchone()[0] == 5
     with ProjectStore.open(tmp_path / "old") as store:
         assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
