@@ -313,14 +313,24 @@ class ProjectStore(StagedImports, AttributeMethods):
         Area and bbox are recomputed from the shape; nothing from outside is trusted: the
         shape must pass geometry.check_shape for its image (ShapeError, a ValueError, if not),
         and the attributes the class's specs (store/attributes.py)."""
-        self._check_shapes([instance])
-        values = instance_values(instance)
+        return self.put_instances([instance])[0]
+
+    def put_instances(self, instances: Sequence[Instance], skip_invalid: bool = False) -> list[Instance]:
+        """put_instance for several, in one transaction, each shape checked once. With
+        skip_invalid, an instance whose shape fails the check is left out of the result and
+        the project (a model's degenerate trace must not cost the image its other
+        suggestions); without, it refuses them all before anything is written."""
+        checked = self._check_shapes(instances, skip_invalid)
+        values = [instance_values(i) for i in checked]
+        stored = []
         with self.transaction():
-            attributes = self.stored_attributes(instance)
-            row = (*values, instance.id, attributes.to_text())
-            cur = self.db.execute(insert_sql([row]), row if attributes else row[:-1])
-            return replace(instance, id=cur.lastrowid if instance.id is None else instance.id,
-                           attributes=attributes)
+            for instance, value in zip(checked, values):
+                attributes = self.stored_attributes(instance)
+                row = (*value, instance.id, attributes.to_text())
+                cur = self.db.execute(insert_sql([row]), row if attributes else row[:-1])
+                stored.append(replace(instance, id=cur.lastrowid if instance.id is None else instance.id,
+                                      attributes=attributes))
+        return stored
 
     def add_instances(self, instances: Iterable[Instance]) -> int:
         """Bulk insert of new instances; one transaction. Returns the count. The shapes are
@@ -334,14 +344,23 @@ class ProjectStore(StagedImports, AttributeMethods):
             cur = self.db.executemany(sql, rows if "attributes" in sql else [r[:-1] for r in rows])
             return max(cur.rowcount, 0)
 
-    def _check_shapes(self, instances: Sequence[Instance]) -> None:
-        """Shapes from the window, the model or scripts pass the importers' check too."""
+    def _check_shapes(self, instances: Sequence[Instance], skip_invalid: bool = False) -> list[Instance]:
+        """Shapes from the window, the model or scripts pass the importers' check too: the
+        instances that do (with skip_invalid; else the first that does not raises)."""
         sizes: dict[int, tuple[int, int]] = {}
+        kept = []
         for instance in instances:
             if instance.image_id not in sizes:
                 image = self.get_image(instance.image_id)
                 sizes[instance.image_id] = (image.height, image.width)
-            geometry.check_shape(instance.shape, *sizes[instance.image_id])
+            try:
+                geometry.check_shape(instance.shape, *sizes[instance.image_id])
+            except geometry.ShapeError:
+                if not skip_invalid:
+                    raise
+                continue
+            kept.append(instance)
+        return kept
 
     def remove_instance(self, instance_id: int) -> None:
         with self.transaction():

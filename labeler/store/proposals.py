@@ -139,7 +139,7 @@ def _merge(store: ProjectStore, image: ImageRecord, version: int, suggestions: l
         return SuggestOutcome(image.id, version, skipped="image already accepted")
     existing = store.instances(image.id)
     from_model = [i for i in existing if i.provenance.from_model]
-    removed = 0
+    removed: set[int] = set()
     if image.status == ImageStatus.IN_REVIEW:
         if from_model:
             return SuggestOutcome(image.id, version, skipped="a person is reviewing this image")
@@ -147,28 +147,24 @@ def _merge(store: ProjectStore, image: ImageRecord, version: int, suggestions: l
         for old in existing:
             if old.status == InstanceStatus.PROPOSED and old.provenance.kind == ProvenanceKind.MODEL:
                 store.remove_instance(old.id)
-                removed += 1
-    suggestions = [s for s in suggestions if _fits(s.shape, image)]
+                removed.add(old.id)
     keep = [i for i in existing if i.status == InstanceStatus.ACCEPTED
             or (i.status == InstanceStatus.REJECTED and i.provenance.model_version == version)]
-    ious = geometry.mask_iou([s.shape for s in suggestions], [i.shape for i in keep],
-                             image.height, image.width)
-    added = []
-    for suggestion, row in zip(suggestions, ious):
-        if row.size and row.max() >= overlap:
-            continue
-        added.append(store.put_instance(Instance(
-            None, image.id, suggestion.category_id, suggestion.shape, float(suggestion.score),
-            Provenance.model(version), InstanceStatus.PROPOSED)))
+    if keep:  # a suggestion over a label a person kept, or one they rejected, is not stored again
+        suggestions = [s for s in suggestions if _fits(s.shape, image)]  # shapes mask_iou can rasterise
+        ious = geometry.mask_iou([s.shape for s in suggestions], [i.shape for i in keep], image.height, image.width)
+        suggestions = [s for s, row in zip(suggestions, ious) if row.max() < overlap]
+    added = store.put_instances(  # a suggestion that fails the store's shape check (a degenerate trace) is left out
+        [Instance(None, image.id, s.category_id, s.shape, float(s.score), Provenance.model(version),
+                  InstanceStatus.PROPOSED) for s in suggestions], skip_invalid=True)
     if image.status in (ImageStatus.UNLABELED, ImageStatus.PROPOSED):
-        pending = any(i.status == InstanceStatus.PROPOSED for i in store.instances(image.id))
+        pending = bool(added) or any(i.status == InstanceStatus.PROPOSED and i.id not in removed for i in existing)
         store.set_image_status(image.id, ImageStatus.PROPOSED if pending else ImageStatus.UNLABELED)
-    return SuggestOutcome(image.id, version, tuple(added), removed)
+    return SuggestOutcome(image.id, version, tuple(added), len(removed))
 
 
 def _fits(shape, image: ImageRecord) -> bool:
-    """A suggestion that fails the store's shape check (a degenerate trace) is left out,
-    not allowed to fail the image's whole answer."""
+    """Whether a suggestion passes the store's shape check (a degenerate trace does not)."""
     try:
         geometry.check_shape(shape, image.height, image.width)
     except geometry.ShapeError:

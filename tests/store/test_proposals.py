@@ -145,3 +145,24 @@ def test_class_names_that_cannot_be_shown_are_refused_on_every_way_in(store):
         store.update_category(type(cat)(cat.id, "\x1b[2Jgone", cat.color))
     assert store.category_by_name("fine name") is None
     store.add_category("fine name")
+
+
+def test_put_instances_refuses_them_all_for_one_bad_shape_or_skips_it_when_asked(store):
+    from labeler.geometry import ShapeError
+
+    image = store.images()[0]
+    outside = Polygons.rectangle(200, 200, 220, 220)
+    batch = [Instance(None, image.id, 1, LEFT), Instance(None, image.id, 1, outside), Instance(None, image.id, 2, RIGHT)]
+    with pytest.raises(ShapeError, match="outside the image"):
+        store.put_instances(batch)
+    assert store.instances(image.id) == []  # nothing written
+    stored = store.put_instances(batch, skip_invalid=True)
+    assert [(i.category_id, i.shape) for i in stored] == [(1, LEFT), (2, RIGHT)]
+    assert [i.id for i in store.instances(image.id)] == [i.id for i in stored] and None not in [i.id for i in stored]
+
+
+def test_a_bad_suggestion_beside_an_accepted_label_is_left_out_too(store):
+    image = store.images()[0]
+    store.put_instance(Instance(None, image.id, 1, RIGHT))  # a person's label: suggestions are compared with it
+    outcome = suggest(store, image.id, 0, LEFT, Polygons.rectangle(200, 200, 220, 220), RIGHT)
+    assert [i.shape for i in outcome.added] == [LEFT]  # the outside one dropped, the one on the label too
