@@ -45,6 +45,7 @@ timeout 60 python3 $p --images 160 --parts throughput --no-amp 2>&1 | tee -a "$o
 timeout 60 python3 $p --images 160 --parts throughput --channels-last 2>&1 | tee -a "$out/prelabel.txt"
 timeout 60 python3 $p --images 48 --parts throughput --device-decode --profile 2>&1 | tee "$out/profile.txt"
 timeout 50 python3 $p --images 24 --parts amp 2>&1 | tee "$out/amp.txt"
+timeout 20 python3 benchmarks/store_suggestions.py 2>&1 | tee "$out/store.txt"  # the CPU-side write per image
 
 # Part 3 (issue 5): fine-tuning throughput at 800 px, and a round's wall time for 120 images
 # through the app's trainer (snapshot, fine-tune, held-out scoring, promotion).
