@@ -18,7 +18,7 @@ import traceback
 from dataclasses import replace
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QTimer
+from PySide6.QtCore import QEvent, QObject, QTimer
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QWidget
 
 from .. import __version__
@@ -221,6 +221,11 @@ def run(project_dir: str | Path | None = None, model: WorkerConfig | None = None
     finally:
         app.shutdown()
         restore()
+        # the event loop has ended: destroy the windows shutdown deleteLater()'d now, while
+        # Python and Qt are whole, not from QApplication's destructor at interpreter exit
+        # (there a pending paint met a window without its native handle, and the process
+        # aborted, about once in 25 signal-ended runs)
+        QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
 
 
 def _quit_on_signals(qt: QApplication):
